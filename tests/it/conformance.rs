@@ -1,0 +1,1 @@
+//! The AWS-recorded ASL conformance corpus, run through `invoices states run`.

@@ -1,0 +1,3 @@
+//! End-to-end tests of the `invoices` binary, one module per topic.
+
+mod conformance;

@@ -1,0 +1,463 @@
+//! Stage one of reading an invoice: the raw record, as a file or a JSON document
+//! gave it, before any rule is checked.
+//!
+//! A [`RawInvoice`] borrows its text from the reader's buffer (a CSV row) or from
+//! a parsed JSON document, so reading a record allocates nothing. It keeps apart
+//! what validation must tell apart: a field that is missing, `null`, empty, or of
+//! the wrong JSON type. [`crate::validation`] turns it into an [`crate::Invoice`].
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+/// One field of a raw record.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum RawValue<'a> {
+    /// The field is not there at all (no such key, no such column).
+    #[default]
+    Missing,
+    /// JSON `null`.
+    Null,
+    /// A JSON string or a CSV cell (CSV cells are always text).
+    Text(Cow<'a, str>),
+    /// A JSON number, by its exact text.
+    Number(Cow<'a, str>),
+    /// A JSON boolean.
+    Bool(bool),
+    /// A JSON array or object where a scalar was expected.
+    Json(&'a Value),
+}
+
+impl<'a> RawValue<'a> {
+    /// Maps a JSON value; numbers keep their text (serde_json's `arbitrary_precision`).
+    pub fn from_json(value: &'a Value) -> RawValue<'a> {
+        match value {
+            Value::Null => RawValue::Null,
+            Value::Bool(b) => RawValue::Bool(*b),
+            Value::Number(n) => RawValue::Number(Cow::Borrowed(n.as_str())),
+            Value::String(s) => RawValue::Text(Cow::Borrowed(s)),
+            Value::Array(_) | Value::Object(_) => RawValue::Json(value),
+        }
+    }
+
+    /// The JSON type name used in error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            RawValue::Missing => "missing",
+            RawValue::Null => "null",
+            RawValue::Text(_) => "string",
+            RawValue::Number(_) => "number",
+            RawValue::Bool(_) => "boolean",
+            RawValue::Json(Value::Array(_)) => "array",
+            RawValue::Json(_) => "object",
+        }
+    }
+
+    /// True for a field that carries nothing: missing, null, or blank text.
+    pub fn is_absent(&self) -> bool {
+        match self {
+            RawValue::Missing | RawValue::Null => true,
+            RawValue::Text(t) => t.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    /// Back to JSON; `None` for a missing field.
+    pub fn to_json(&self) -> Option<Value> {
+        Some(match self {
+            RawValue::Missing => return None,
+            RawValue::Null => Value::Null,
+            RawValue::Text(t) => Value::String(t.to_string()),
+            RawValue::Number(n) => number_or_string(n),
+            RawValue::Bool(b) => Value::Bool(*b),
+            RawValue::Json(v) => (*v).clone(),
+        })
+    }
+
+    /// Like [`RawValue::to_json`], for a numeric field: a text that is a valid
+    /// decimal becomes a JSON number with the same digits (so a CSV cell `1500.10`
+    /// becomes the number `1500.10`); any other text stays a string for
+    /// validation to report.
+    pub fn to_json_number(&self) -> Option<Value> {
+        match self {
+            RawValue::Text(t) => match crate::money::parse_decimal(t.as_bytes()) {
+                Ok(d) => Some(number_or_string(&d.to_string())),
+                Err(_) => self.to_json(),
+            },
+            _ => self.to_json(),
+        }
+    }
+}
+
+fn number_or_string(text: &str) -> Value {
+    match text.parse::<serde_json::Number>() {
+        Ok(n) => Value::Number(n),
+        Err(_) => Value::String(text.to_string()),
+    }
+}
+
+/// The fields of an invoice, as named in JSON (camelCase) and CSV headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    InvoiceId,
+    CustomerId,
+    CustomerEmail,
+    Amount,
+    Currency,
+    DueDate,
+    Description,
+    Items,
+    /// CSV only: a line item's description (`itemDescription`).
+    ItemDescription,
+    /// A line item's quantity (a CSV column, or a key of an item object).
+    Quantity,
+    /// A line item's unit price (a CSV column, or a key of an item object).
+    Rate,
+}
+
+impl Field {
+    /// The invoice-level fields, in document order.
+    pub const INVOICE: [Field; 8] = [
+        Field::InvoiceId,
+        Field::CustomerId,
+        Field::CustomerEmail,
+        Field::Amount,
+        Field::Currency,
+        Field::DueDate,
+        Field::Description,
+        Field::Items,
+    ];
+
+    /// The camelCase name used in JSON documents and error reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::InvoiceId => "invoiceId",
+            Field::CustomerId => "customerId",
+            Field::CustomerEmail => "customerEmail",
+            Field::Amount => "amount",
+            Field::Currency => "currency",
+            Field::DueDate => "dueDate",
+            Field::Description => "description",
+            Field::Items => "items",
+            Field::ItemDescription => "itemDescription",
+            Field::Quantity => "quantity",
+            Field::Rate => "rate",
+        }
+    }
+
+    /// Matches a CSV header or JSON key without regard to ASCII case, `_`, `-`
+    /// or spaces: `invoice_id`, `Invoice ID` and `invoiceId` are all
+    /// [`Field::InvoiceId`]. Unknown names give `None`.
+    pub fn from_name(name: &[u8]) -> Option<Field> {
+        let mut buf = [0u8; 24];
+        let mut len = 0;
+        for &b in name.trim_ascii() {
+            if matches!(b, b'_' | b'-' | b' ') {
+                continue;
+            }
+            if len == buf.len() {
+                return None;
+            }
+            buf[len] = b.to_ascii_lowercase();
+            len += 1;
+        }
+        Some(match &buf[..len] {
+            b"invoiceid" => Field::InvoiceId,
+            b"customerid" => Field::CustomerId,
+            b"customeremail" => Field::CustomerEmail,
+            b"amount" => Field::Amount,
+            b"currency" => Field::Currency,
+            b"duedate" => Field::DueDate,
+            b"description" => Field::Description,
+            b"items" => Field::Items,
+            b"itemdescription" => Field::ItemDescription,
+            b"quantity" => Field::Quantity,
+            b"rate" => Field::Rate,
+            _ => return None,
+        })
+    }
+}
+
+/// One raw line item.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RawItem<'a> {
+    pub description: RawValue<'a>,
+    pub quantity: RawValue<'a>,
+    pub rate: RawValue<'a>,
+    /// Set when the JSON item was not an object (its value).
+    pub not_object: Option<&'a Value>,
+}
+
+impl<'a> RawItem<'a> {
+    fn from_json(value: &'a Value) -> RawItem<'a> {
+        let Value::Object(map) = value else {
+            return RawItem {
+                not_object: Some(value),
+                ..RawItem::default()
+            };
+        };
+        let mut item = RawItem::default();
+        for (key, v) in map {
+            let slot = match Field::from_name(key.as_bytes()) {
+                Some(Field::Description | Field::ItemDescription) => &mut item.description,
+                Some(Field::Quantity) => &mut item.quantity,
+                Some(Field::Rate) => &mut item.rate,
+                _ => continue,
+            };
+            if matches!(slot, RawValue::Missing) {
+                *slot = RawValue::from_json(v);
+            }
+        }
+        item
+    }
+
+    fn to_json(&self) -> Value {
+        if let Some(v) = self.not_object {
+            return v.clone();
+        }
+        let mut map = Map::new();
+        if !self.description.is_absent() {
+            if let Some(v) = self.description.to_json() {
+                map.insert("description".into(), v);
+            }
+        }
+        for (name, raw) in [("quantity", &self.quantity), ("rate", &self.rate)] {
+            if let Some(v) = raw.to_json_number() {
+                map.insert(name.into(), v);
+            }
+        }
+        Value::Object(map)
+    }
+}
+
+/// The line items of a raw invoice.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum RawItems<'a> {
+    /// No items field, or no item columns.
+    #[default]
+    Missing,
+    /// `items` is there but is not an array (`null` included).
+    NotArray(RawValue<'a>),
+    /// The items, in order.
+    List(Vec<RawItem<'a>>),
+}
+
+/// A whole invoice as read, before validation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RawInvoice<'a> {
+    pub invoice_id: RawValue<'a>,
+    pub customer_id: RawValue<'a>,
+    pub customer_email: RawValue<'a>,
+    pub amount: RawValue<'a>,
+    pub currency: RawValue<'a>,
+    pub due_date: RawValue<'a>,
+    pub description: RawValue<'a>,
+    pub items: RawItems<'a>,
+}
+
+impl<'a> RawInvoice<'a> {
+    /// Reads the invoice object (not the `{"invoice": …}` wrapper: see
+    /// [`unwrap_invoice`]). Keys are matched like CSV headers (`invoice_id` works);
+    /// unknown keys are ignored; the first of two keys for one field wins.
+    /// A value that is not an object gives `Err` with its JSON type name.
+    pub fn from_json(value: &'a Value) -> Result<RawInvoice<'a>, &'static str> {
+        let map = match value {
+            Value::Object(map) => map,
+            other => return Err(RawValue::from_json(other).type_name()),
+        };
+        let mut raw = RawInvoice::default();
+        for (key, v) in map {
+            let Some(field) = Field::from_name(key.as_bytes()) else {
+                continue;
+            };
+            if field == Field::Items {
+                if matches!(raw.items, RawItems::Missing) {
+                    raw.items = match v {
+                        Value::Array(list) => {
+                            RawItems::List(list.iter().map(RawItem::from_json).collect())
+                        }
+                        other => RawItems::NotArray(RawValue::from_json(other)),
+                    };
+                }
+                continue;
+            }
+            if let Some(slot) = raw.slot(field) {
+                if matches!(slot, RawValue::Missing) {
+                    *slot = RawValue::from_json(v);
+                }
+            }
+        }
+        Ok(raw)
+    }
+
+    /// The slot of an invoice-level scalar field (`None` for items and item fields).
+    pub fn slot(&mut self, field: Field) -> Option<&mut RawValue<'a>> {
+        Some(match field {
+            Field::InvoiceId => &mut self.invoice_id,
+            Field::CustomerId => &mut self.customer_id,
+            Field::CustomerEmail => &mut self.customer_email,
+            Field::Amount => &mut self.amount,
+            Field::Currency => &mut self.currency,
+            Field::DueDate => &mut self.due_date,
+            Field::Description => &mut self.description,
+            Field::Items | Field::ItemDescription | Field::Quantity | Field::Rate => return None,
+        })
+    }
+
+    /// The invoiceId as text when it is one (for reports about invalid invoices).
+    pub fn invoice_id_text(&self) -> Option<&str> {
+        match &self.invoice_id {
+            RawValue::Text(t) => Some(t.trim()),
+            RawValue::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The invoice as a JSON object in the documented camelCase shape, as the
+    /// execution input carries it. Numeric fields that hold a valid decimal
+    /// become JSON numbers with the same digits; optional fields that are blank
+    /// are left out; a required field that is blank stays `""` so that
+    /// validation reports it as empty.
+    pub fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        let scalar = |field: Field, raw: &RawValue<'_>, map: &mut Map<String, Value>| {
+            let required = matches!(
+                field,
+                Field::InvoiceId | Field::CustomerId | Field::Amount | Field::DueDate
+            );
+            if !required && raw.is_absent() && !matches!(raw, RawValue::Null) {
+                return;
+            }
+            let value = if field == Field::Amount {
+                raw.to_json_number()
+            } else {
+                raw.to_json()
+            };
+            if let Some(v) = value {
+                map.insert(field.name().into(), v);
+            }
+        };
+        scalar(Field::InvoiceId, &self.invoice_id, &mut map);
+        scalar(Field::CustomerId, &self.customer_id, &mut map);
+        scalar(Field::CustomerEmail, &self.customer_email, &mut map);
+        scalar(Field::Amount, &self.amount, &mut map);
+        scalar(Field::Currency, &self.currency, &mut map);
+        scalar(Field::DueDate, &self.due_date, &mut map);
+        scalar(Field::Description, &self.description, &mut map);
+        match &self.items {
+            RawItems::Missing => {}
+            RawItems::NotArray(v) => {
+                if let Some(v) = v.to_json() {
+                    map.insert("items".into(), v);
+                }
+            }
+            RawItems::List(items) => {
+                map.insert(
+                    "items".into(),
+                    Value::Array(items.iter().map(RawItem::to_json).collect()),
+                );
+            }
+        }
+        Value::Object(map)
+    }
+}
+
+/// Finds the invoice object in a document: `{"invoice": {...}}` (the seed's
+/// execution input) gives the inner object; anything else is the invoice itself.
+pub fn unwrap_invoice(document: &Value) -> &Value {
+    match document {
+        Value::Object(map) => match map.get("invoice") {
+            Some(inner) => inner,
+            None => document,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_match_without_case_or_separators() {
+        for name in [
+            "invoiceId",
+            "invoice_id",
+            "Invoice ID",
+            "INVOICE-ID",
+            " invoiceid ",
+        ] {
+            assert_eq!(
+                Field::from_name(name.as_bytes()),
+                Some(Field::InvoiceId),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            Field::from_name(b"item_description"),
+            Some(Field::ItemDescription)
+        );
+        assert_eq!(Field::from_name(b"invoice"), None);
+        assert_eq!(
+            Field::from_name(b"a_very_long_unknown_column_name_indeed"),
+            None
+        );
+    }
+
+    #[test]
+    fn json_keeps_missing_null_empty_and_types_apart() {
+        // Built from text: json!() would pass 1500.10 through f64.
+        let doc: Value = serde_json::from_str(
+            r#"{"invoiceId": "", "customerId": null, "amount": 1500.10, "dueDate": true,
+                         "items": [{"quantity": "2", "rate": 3}, 7]}"#,
+        )
+        .unwrap();
+        let raw = RawInvoice::from_json(&doc).unwrap();
+        assert_eq!(raw.invoice_id, RawValue::Text("".into()));
+        assert_eq!(raw.customer_id, RawValue::Null);
+        assert_eq!(raw.amount, RawValue::Number("1500.10".into()));
+        assert_eq!(raw.due_date, RawValue::Bool(true));
+        assert_eq!(raw.currency, RawValue::Missing);
+        let RawItems::List(items) = &raw.items else {
+            panic!("items")
+        };
+        assert_eq!(items[0].quantity, RawValue::Text("2".into()));
+        assert_eq!(items[1].not_object, Some(&json!(7)));
+        assert_eq!(RawInvoice::from_json(&json!([1])), Err("array"));
+    }
+
+    #[test]
+    fn seed_wrapper_is_unwrapped() {
+        let doc = json!({"invoice": {"invoiceId": "INV-1"}});
+        assert_eq!(unwrap_invoice(&doc), &json!({"invoiceId": "INV-1"}));
+        let bare = json!({"invoiceId": "INV-1"});
+        assert_eq!(unwrap_invoice(&bare), &bare);
+    }
+
+    #[test]
+    fn csv_text_becomes_documented_json() {
+        let raw = RawInvoice {
+            invoice_id: RawValue::Text("INV-1".into()),
+            customer_id: RawValue::Text("".into()),
+            amount: RawValue::Text("1500.10".into()),
+            currency: RawValue::Text("".into()),
+            due_date: RawValue::Text("2030-12-31".into()),
+            items: RawItems::List(vec![RawItem {
+                description: RawValue::Text("Hours".into()),
+                quantity: RawValue::Text("x".into()),
+                rate: RawValue::Text("30.00".into()),
+                not_object: None,
+            }]),
+            ..RawInvoice::default()
+        };
+        let v = raw.to_json();
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"invoiceId":"INV-1","customerId":"","amount":1500.10,"dueDate":"2030-12-31","items":[{"description":"Hours","quantity":"x","rate":30.00}]}"#
+        );
+        // And back: the same raw fields come out of the JSON.
+        let again = RawInvoice::from_json(&v).unwrap();
+        assert_eq!(again.amount, RawValue::Number("1500.10".into()));
+    }
+}
