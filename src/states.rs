@@ -21,10 +21,7 @@ enum StatesCommand {
 pub fn run(args: StatesArgs) -> u8 {
     match args.command {
         StatesCommand::Run { definition } => {
-            eprintln!(
-                "invoices states run {}: the engine is not built yet",
-                definition.display()
-            );
+            eprintln!("invoices states run {}: the engine is not built yet", definition.display());
             2
         }
     }

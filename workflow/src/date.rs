@@ -41,31 +41,14 @@ mod tests {
 
     #[test]
     fn real_dates_parse() {
-        assert_eq!(
-            parse_date(b"2030-12-31"),
-            Ok(NaiveDate::from_ymd_opt(2030, 12, 31).unwrap())
-        );
-        assert_eq!(
-            parse_date(b" 2028-02-29 "),
-            Ok(NaiveDate::from_ymd_opt(2028, 2, 29).unwrap())
-        );
+        assert_eq!(parse_date(b"2030-12-31"), Ok(NaiveDate::from_ymd_opt(2030, 12, 31).unwrap()));
+        assert_eq!(parse_date(b" 2028-02-29 "), Ok(NaiveDate::from_ymd_opt(2028, 2, 29).unwrap()));
     }
 
     #[test]
     fn impossible_dates_are_not_dates() {
-        for bad in [
-            "2030-02-30",
-            "2029-02-29",
-            "2030-13-01",
-            "2030-00-10",
-            "2030-04-31",
-            "0000-01-01",
-        ] {
-            assert_eq!(
-                parse_date(bad.as_bytes()),
-                Err(DateError::NotADate),
-                "{bad}"
-            );
+        for bad in ["2030-02-30", "2029-02-29", "2030-13-01", "2030-00-10", "2030-04-31", "0000-01-01"] {
+            assert_eq!(parse_date(bad.as_bytes()), Err(DateError::NotADate), "{bad}");
         }
     }
 

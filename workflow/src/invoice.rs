@@ -67,10 +67,7 @@ impl Source {
     /// What identifies this upload of the object: the version id when the
     /// bucket is versioned, else the ETag, else nothing.
     pub fn upload_version(&self) -> &str {
-        self.version_id
-            .as_deref()
-            .or(self.etag.as_deref())
-            .unwrap_or("")
+        self.version_id.as_deref().or(self.etag.as_deref()).unwrap_or("")
     }
 }
 

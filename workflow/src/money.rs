@@ -19,181 +19,37 @@ pub struct Currency {
 /// Active ISO 4217 codes and their minor units (decimal places), sorted by code.
 /// Precious metals, funds without a unit (XAU, XDR, …) and test codes are left out:
 /// an invoice is never due in them.
+#[rustfmt::skip]
 const CURRENCIES: &[(&str, u8)] = &[
-    ("AED", 2),
-    ("AFN", 2),
-    ("ALL", 2),
-    ("AMD", 2),
-    ("ANG", 2),
-    ("AOA", 2),
-    ("ARS", 2),
-    ("AUD", 2),
-    ("AWG", 2),
-    ("AZN", 2),
-    ("BAM", 2),
-    ("BBD", 2),
-    ("BDT", 2),
-    ("BGN", 2),
-    ("BHD", 3),
-    ("BIF", 0),
-    ("BMD", 2),
-    ("BND", 2),
-    ("BOB", 2),
-    ("BOV", 2),
-    ("BRL", 2),
-    ("BSD", 2),
-    ("BTN", 2),
-    ("BWP", 2),
-    ("BYN", 2),
-    ("BZD", 2),
-    ("CAD", 2),
-    ("CDF", 2),
-    ("CHE", 2),
-    ("CHF", 2),
-    ("CHW", 2),
-    ("CLF", 4),
-    ("CLP", 0),
-    ("CNY", 2),
-    ("COP", 2),
-    ("COU", 2),
-    ("CRC", 2),
-    ("CUP", 2),
-    ("CVE", 2),
-    ("CZK", 2),
-    ("DJF", 0),
-    ("DKK", 2),
-    ("DOP", 2),
-    ("DZD", 2),
-    ("EGP", 2),
-    ("ERN", 2),
-    ("ETB", 2),
-    ("EUR", 2),
-    ("FJD", 2),
-    ("FKP", 2),
-    ("GBP", 2),
-    ("GEL", 2),
-    ("GHS", 2),
-    ("GIP", 2),
-    ("GMD", 2),
-    ("GNF", 0),
-    ("GTQ", 2),
-    ("GYD", 2),
-    ("HKD", 2),
-    ("HNL", 2),
-    ("HTG", 2),
-    ("HUF", 2),
-    ("IDR", 2),
-    ("ILS", 2),
-    ("INR", 2),
-    ("IQD", 3),
-    ("IRR", 2),
-    ("ISK", 0),
-    ("JMD", 2),
-    ("JOD", 3),
-    ("JPY", 0),
-    ("KES", 2),
-    ("KGS", 2),
-    ("KHR", 2),
-    ("KMF", 0),
-    ("KPW", 2),
-    ("KRW", 0),
-    ("KWD", 3),
-    ("KYD", 2),
-    ("KZT", 2),
-    ("LAK", 2),
-    ("LBP", 2),
-    ("LKR", 2),
-    ("LRD", 2),
-    ("LSL", 2),
-    ("LYD", 3),
-    ("MAD", 2),
-    ("MDL", 2),
-    ("MGA", 2),
-    ("MKD", 2),
-    ("MMK", 2),
-    ("MNT", 2),
-    ("MOP", 2),
-    ("MRU", 2),
-    ("MUR", 2),
-    ("MVR", 2),
-    ("MWK", 2),
-    ("MXN", 2),
-    ("MXV", 2),
-    ("MYR", 2),
-    ("MZN", 2),
-    ("NAD", 2),
-    ("NGN", 2),
-    ("NIO", 2),
-    ("NOK", 2),
-    ("NPR", 2),
-    ("NZD", 2),
-    ("OMR", 3),
-    ("PAB", 2),
-    ("PEN", 2),
-    ("PGK", 2),
-    ("PHP", 2),
-    ("PKR", 2),
-    ("PLN", 2),
-    ("PYG", 0),
-    ("QAR", 2),
-    ("RON", 2),
-    ("RSD", 2),
-    ("RUB", 2),
-    ("RWF", 0),
-    ("SAR", 2),
-    ("SBD", 2),
-    ("SCR", 2),
-    ("SDG", 2),
-    ("SEK", 2),
-    ("SGD", 2),
-    ("SHP", 2),
-    ("SLE", 2),
-    ("SOS", 2),
-    ("SRD", 2),
-    ("SSP", 2),
-    ("STN", 2),
-    ("SVC", 2),
-    ("SYP", 2),
-    ("SZL", 2),
-    ("THB", 2),
-    ("TJS", 2),
-    ("TMT", 2),
-    ("TND", 3),
-    ("TOP", 2),
-    ("TRY", 2),
-    ("TTD", 2),
-    ("TWD", 2),
-    ("TZS", 2),
-    ("UAH", 2),
-    ("UGX", 0),
-    ("USD", 2),
-    ("USN", 2),
-    ("UYI", 0),
-    ("UYU", 2),
-    ("UYW", 4),
-    ("UZS", 2),
-    ("VED", 2),
-    ("VES", 2),
-    ("VND", 0),
-    ("VUV", 0),
-    ("WST", 2),
-    ("XAF", 0),
-    ("XCD", 2),
-    ("XCG", 2),
-    ("XOF", 0),
-    ("XPF", 0),
-    ("YER", 2),
-    ("ZAR", 2),
-    ("ZMW", 2),
-    ("ZWG", 2),
+    ("AED", 2), ("AFN", 2), ("ALL", 2), ("AMD", 2), ("ANG", 2), ("AOA", 2), ("ARS", 2),
+    ("AUD", 2), ("AWG", 2), ("AZN", 2), ("BAM", 2), ("BBD", 2), ("BDT", 2), ("BGN", 2),
+    ("BHD", 3), ("BIF", 0), ("BMD", 2), ("BND", 2), ("BOB", 2), ("BOV", 2), ("BRL", 2),
+    ("BSD", 2), ("BTN", 2), ("BWP", 2), ("BYN", 2), ("BZD", 2), ("CAD", 2), ("CDF", 2),
+    ("CHE", 2), ("CHF", 2), ("CHW", 2), ("CLF", 4), ("CLP", 0), ("CNY", 2), ("COP", 2),
+    ("COU", 2), ("CRC", 2), ("CUP", 2), ("CVE", 2), ("CZK", 2), ("DJF", 0), ("DKK", 2),
+    ("DOP", 2), ("DZD", 2), ("EGP", 2), ("ERN", 2), ("ETB", 2), ("EUR", 2), ("FJD", 2),
+    ("FKP", 2), ("GBP", 2), ("GEL", 2), ("GHS", 2), ("GIP", 2), ("GMD", 2), ("GNF", 0),
+    ("GTQ", 2), ("GYD", 2), ("HKD", 2), ("HNL", 2), ("HTG", 2), ("HUF", 2), ("IDR", 2),
+    ("ILS", 2), ("INR", 2), ("IQD", 3), ("IRR", 2), ("ISK", 0), ("JMD", 2), ("JOD", 3),
+    ("JPY", 0), ("KES", 2), ("KGS", 2), ("KHR", 2), ("KMF", 0), ("KPW", 2), ("KRW", 0),
+    ("KWD", 3), ("KYD", 2), ("KZT", 2), ("LAK", 2), ("LBP", 2), ("LKR", 2), ("LRD", 2),
+    ("LSL", 2), ("LYD", 3), ("MAD", 2), ("MDL", 2), ("MGA", 2), ("MKD", 2), ("MMK", 2),
+    ("MNT", 2), ("MOP", 2), ("MRU", 2), ("MUR", 2), ("MVR", 2), ("MWK", 2), ("MXN", 2),
+    ("MXV", 2), ("MYR", 2), ("MZN", 2), ("NAD", 2), ("NGN", 2), ("NIO", 2), ("NOK", 2),
+    ("NPR", 2), ("NZD", 2), ("OMR", 3), ("PAB", 2), ("PEN", 2), ("PGK", 2), ("PHP", 2),
+    ("PKR", 2), ("PLN", 2), ("PYG", 0), ("QAR", 2), ("RON", 2), ("RSD", 2), ("RUB", 2),
+    ("RWF", 0), ("SAR", 2), ("SBD", 2), ("SCR", 2), ("SDG", 2), ("SEK", 2), ("SGD", 2),
+    ("SHP", 2), ("SLE", 2), ("SOS", 2), ("SRD", 2), ("SSP", 2), ("STN", 2), ("SVC", 2),
+    ("SYP", 2), ("SZL", 2), ("THB", 2), ("TJS", 2), ("TMT", 2), ("TND", 3), ("TOP", 2),
+    ("TRY", 2), ("TTD", 2), ("TWD", 2), ("TZS", 2), ("UAH", 2), ("UGX", 0), ("USD", 2),
+    ("USN", 2), ("UYI", 0), ("UYU", 2), ("UYW", 4), ("UZS", 2), ("VED", 2), ("VES", 2),
+    ("VND", 0), ("VUV", 0), ("WST", 2), ("XAF", 0), ("XCD", 2), ("XCG", 2), ("XOF", 0),
+    ("XPF", 0), ("YER", 2), ("ZAR", 2), ("ZMW", 2), ("ZWG", 2),
 ];
 
 impl Currency {
     /// US dollars, the default currency unless configured otherwise.
-    pub const USD: Currency = Currency {
-        code: *b"USD",
-        minor_units: 2,
-    };
+    pub const USD: Currency = Currency { code: *b"USD", minor_units: 2 };
 
     /// Looks a code up, ignoring ASCII case and surrounding spaces (`" usd"` is USD).
     pub fn parse(text: &str) -> Option<Currency> {
@@ -203,18 +59,11 @@ impl Currency {
     /// [`Currency::parse`] over bytes.
     pub fn parse_bytes(bytes: &[u8]) -> Option<Currency> {
         let [a, b, c] = <[u8; 3]>::try_from(bytes).ok()?;
-        let code = [
-            a.to_ascii_uppercase(),
-            b.to_ascii_uppercase(),
-            c.to_ascii_uppercase(),
-        ];
+        let code = [a.to_ascii_uppercase(), b.to_ascii_uppercase(), c.to_ascii_uppercase()];
         CURRENCIES
             .binary_search_by(|(known, _)| known.as_bytes().cmp(&code[..]))
             .ok()
-            .map(|i| Currency {
-                code,
-                minor_units: CURRENCIES[i].1,
-            })
+            .map(|i| Currency { code, minor_units: CURRENCIES[i].1 })
     }
 
     /// The three-letter code.
@@ -281,8 +130,7 @@ impl Serialize for Currency {
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Currency::parse(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown ISO 4217 currency {text:?}")))
+        Currency::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("unknown ISO 4217 currency {text:?}")))
     }
 }
 
@@ -365,9 +213,7 @@ pub fn parse_decimal(text: &[u8]) -> Result<Decimal, DecimalError> {
         if exp_digits.len() > 4 {
             return Err(DecimalError::OutOfRange);
         }
-        let e: i64 = exp_digits
-            .iter()
-            .fold(0, |acc, d| acc * 10 + i64::from(d - b'0'));
+        let e: i64 = exp_digits.iter().fold(0, |acc, d| acc * 10 + i64::from(d - b'0'));
         scale += if exp_negative { e } else { -e };
     }
     while scale < 0 {
@@ -377,11 +223,7 @@ pub fn parse_decimal(text: &[u8]) -> Result<Decimal, DecimalError> {
     if scale > 28 || mantissa >= (1u128 << 96) {
         return Err(DecimalError::OutOfRange);
     }
-    let signed = if negative && mantissa != 0 {
-        -(mantissa as i128)
-    } else {
-        mantissa as i128
-    };
+    let signed = if negative && mantissa != 0 { -(mantissa as i128) } else { mantissa as i128 };
     Decimal::try_from_i128_with_scale(signed, scale as u32).map_err(|_| DecimalError::OutOfRange)
 }
 
@@ -413,10 +255,7 @@ mod tests {
     #[test]
     fn decimals_keep_their_text_exactly() {
         assert_eq!(parse_decimal(b"1500.10").unwrap().to_string(), "1500.10");
-        assert_eq!(
-            parse_decimal(b"0.1").unwrap() + parse_decimal(b"0.2").unwrap(),
-            d("0.3")
-        );
+        assert_eq!(parse_decimal(b"0.1").unwrap() + parse_decimal(b"0.2").unwrap(), d("0.3"));
         assert_eq!(parse_decimal(b" 42 ").unwrap(), d("42"));
         assert_eq!(parse_decimal(b"+7.5").unwrap(), d("7.5"));
         assert_eq!(parse_decimal(b"-12.30").unwrap().to_string(), "-12.30");
@@ -425,10 +264,7 @@ mod tests {
         assert_eq!(parse_decimal(b".5").unwrap(), d("0.5"));
         assert_eq!(parse_decimal(b"5.").unwrap(), d("5"));
         assert_eq!(parse_decimal(b"0000.10").unwrap().to_string(), "0.10");
-        assert_eq!(
-            parse_decimal(b"79228162514264337593543950335").unwrap(),
-            Decimal::MAX
-        );
+        assert_eq!(parse_decimal(b"79228162514264337593543950335").unwrap(), Decimal::MAX);
     }
 
     #[test]
@@ -440,24 +276,15 @@ mod tests {
 
     #[test]
     fn bad_numbers_are_refused() {
-        for bad in [
-            "NaN", "nan", "Infinity", "-inf", "1,500.00", "0x10", "1.2.3", "--1", "1e", "1e+", ".",
-            "-", "12a",
-        ] {
-            assert_eq!(
-                parse_decimal(bad.as_bytes()),
-                Err(DecimalError::Invalid),
-                "{bad}"
-            );
+        for bad in ["NaN", "nan", "Infinity", "-inf", "1,500.00", "0x10", "1.2.3", "--1", "1e", "1e+", ".", "-", "12a"]
+        {
+            assert_eq!(parse_decimal(bad.as_bytes()), Err(DecimalError::Invalid), "{bad}");
         }
         assert_eq!(parse_decimal(b""), Err(DecimalError::Empty));
         assert_eq!(parse_decimal(b"   "), Err(DecimalError::Empty));
         assert_eq!(parse_decimal(b"1e400"), Err(DecimalError::OutOfRange));
         assert_eq!(parse_decimal(b"1e-400"), Err(DecimalError::OutOfRange));
-        assert_eq!(
-            parse_decimal(b"79228162514264337593543950336"),
-            Err(DecimalError::OutOfRange)
-        );
+        assert_eq!(parse_decimal(b"79228162514264337593543950336"), Err(DecimalError::OutOfRange));
         assert_eq!(parse_decimal(b"1e29"), Err(DecimalError::OutOfRange));
     }
 
@@ -467,14 +294,8 @@ mod tests {
         assert_eq!(usd.format(d("1500.1")), "1,500.10 USD");
         assert_eq!(usd.format(d("999")), "999.00 USD");
         assert_eq!(usd.format(d("-1234567.891")), "-1,234,567.89 USD");
-        assert_eq!(
-            Currency::parse("JPY").unwrap().format(d("150000")),
-            "150,000 JPY"
-        );
-        assert_eq!(
-            Currency::parse("BHD").unwrap().format(d("12.5")),
-            "12.500 BHD"
-        );
+        assert_eq!(Currency::parse("JPY").unwrap().format(d("150000")), "150,000 JPY");
+        assert_eq!(Currency::parse("BHD").unwrap().format(d("12.5")), "12.500 BHD");
     }
 
     #[test]

@@ -15,24 +15,12 @@ const HASH_LEN: usize = 32;
 
 /// The execution name of record `record` (from 1) of one upload of `bucket/key`.
 /// `version` is the object's version id or ETag (locally: the run's upload id).
-pub fn execution_name(
-    invoice_id: Option<&str>,
-    bucket: &str,
-    key: &str,
-    version: &str,
-    record: u64,
-) -> String {
+pub fn execution_name(invoice_id: Option<&str>, bucket: &str, key: &str, version: &str, record: u64) -> String {
     let mut name: String = invoice_id
         .unwrap_or("")
         .chars()
         .filter(|c| !c.is_whitespace())
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
         .take(PREFIX_LEN)
         .collect();
     if name.is_empty() {
@@ -57,48 +45,25 @@ mod tests {
     use super::*;
 
     fn valid(name: &str) -> bool {
-        name.len() <= 80
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        name.len() <= 80 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     }
 
     #[test]
     fn names_are_deterministic_per_upload_and_record() {
         let a = execution_name(Some("INV-001"), "bucket", "incoming/a.csv", "etag1", 1);
-        assert_eq!(
-            a,
-            execution_name(Some("INV-001"), "bucket", "incoming/a.csv", "etag1", 1)
-        );
+        assert_eq!(a, execution_name(Some("INV-001"), "bucket", "incoming/a.csv", "etag1", 1));
         assert!(a.starts_with("INV-001-"));
-        assert_ne!(
-            a,
-            execution_name(Some("INV-001"), "bucket", "incoming/a.csv", "etag2", 1)
-        );
-        assert_ne!(
-            a,
-            execution_name(Some("INV-001"), "bucket", "incoming/a.csv", "etag1", 2)
-        );
-        assert_ne!(
-            a,
-            execution_name(Some("INV-001"), "bucket", "incoming/b.csv", "etag1", 1)
-        );
+        assert_ne!(a, execution_name(Some("INV-001"), "bucket", "incoming/a.csv", "etag2", 1));
+        assert_ne!(a, execution_name(Some("INV-001"), "bucket", "incoming/a.csv", "etag1", 2));
+        assert_ne!(a, execution_name(Some("INV-001"), "bucket", "incoming/b.csv", "etag1", 1));
         // Field boundaries count: ("ab","c") and ("a","bc") differ.
-        assert_ne!(
-            execution_name(None, "ab", "c", "", 1),
-            execution_name(None, "a", "bc", "", 1)
-        );
+        assert_ne!(execution_name(None, "ab", "c", "", 1), execution_name(None, "a", "bc", "", 1));
         assert!(valid(&a));
     }
 
     #[test]
     fn odd_ids_still_give_valid_names() {
-        for id in [
-            None,
-            Some(""),
-            Some("a b/c:d#é"),
-            Some(&"X".repeat(200) as &str),
-        ] {
+        for id in [None, Some(""), Some("a b/c:d#é"), Some(&"X".repeat(200) as &str)] {
             let name = execution_name(id, "local", "/tmp/x.csv", "u1", 7);
             assert!(valid(&name), "{name}");
         }

@@ -191,10 +191,7 @@ pub struct RawItem<'a> {
 impl<'a> RawItem<'a> {
     fn from_json(value: &'a Value) -> RawItem<'a> {
         let Value::Object(map) = value else {
-            return RawItem {
-                not_object: Some(value),
-                ..RawItem::default()
-            };
+            return RawItem { not_object: Some(value), ..RawItem::default() };
         };
         let mut item = RawItem::default();
         for (key, v) in map {
@@ -273,9 +270,7 @@ impl<'a> RawInvoice<'a> {
             if field == Field::Items {
                 if matches!(raw.items, RawItems::Missing) {
                     raw.items = match v {
-                        Value::Array(list) => {
-                            RawItems::List(list.iter().map(RawItem::from_json).collect())
-                        }
+                        Value::Array(list) => RawItems::List(list.iter().map(RawItem::from_json).collect()),
                         other => RawItems::NotArray(RawValue::from_json(other)),
                     };
                 }
@@ -321,18 +316,11 @@ impl<'a> RawInvoice<'a> {
     pub fn to_json(&self) -> Value {
         let mut map = Map::new();
         let scalar = |field: Field, raw: &RawValue<'_>, map: &mut Map<String, Value>| {
-            let required = matches!(
-                field,
-                Field::InvoiceId | Field::CustomerId | Field::Amount | Field::DueDate
-            );
+            let required = matches!(field, Field::InvoiceId | Field::CustomerId | Field::Amount | Field::DueDate);
             if !required && raw.is_absent() && !matches!(raw, RawValue::Null) {
                 return;
             }
-            let value = if field == Field::Amount {
-                raw.to_json_number()
-            } else {
-                raw.to_json()
-            };
+            let value = if field == Field::Amount { raw.to_json_number() } else { raw.to_json() };
             if let Some(v) = value {
                 map.insert(field.name().into(), v);
             }
@@ -352,10 +340,7 @@ impl<'a> RawInvoice<'a> {
                 }
             }
             RawItems::List(items) => {
-                map.insert(
-                    "items".into(),
-                    Value::Array(items.iter().map(RawItem::to_json).collect()),
-                );
+                map.insert("items".into(), Value::Array(items.iter().map(RawItem::to_json).collect()));
             }
         }
         Value::Object(map)
@@ -381,28 +366,12 @@ mod tests {
 
     #[test]
     fn names_match_without_case_or_separators() {
-        for name in [
-            "invoiceId",
-            "invoice_id",
-            "Invoice ID",
-            "INVOICE-ID",
-            " invoiceid ",
-        ] {
-            assert_eq!(
-                Field::from_name(name.as_bytes()),
-                Some(Field::InvoiceId),
-                "{name}"
-            );
+        for name in ["invoiceId", "invoice_id", "Invoice ID", "INVOICE-ID", " invoiceid "] {
+            assert_eq!(Field::from_name(name.as_bytes()), Some(Field::InvoiceId), "{name}");
         }
-        assert_eq!(
-            Field::from_name(b"item_description"),
-            Some(Field::ItemDescription)
-        );
+        assert_eq!(Field::from_name(b"item_description"), Some(Field::ItemDescription));
         assert_eq!(Field::from_name(b"invoice"), None);
-        assert_eq!(
-            Field::from_name(b"a_very_long_unknown_column_name_indeed"),
-            None
-        );
+        assert_eq!(Field::from_name(b"a_very_long_unknown_column_name_indeed"), None);
     }
 
     #[test]
@@ -419,9 +388,7 @@ mod tests {
         assert_eq!(raw.amount, RawValue::Number("1500.10".into()));
         assert_eq!(raw.due_date, RawValue::Bool(true));
         assert_eq!(raw.currency, RawValue::Missing);
-        let RawItems::List(items) = &raw.items else {
-            panic!("items")
-        };
+        let RawItems::List(items) = &raw.items else { panic!("items") };
         assert_eq!(items[0].quantity, RawValue::Text("2".into()));
         assert_eq!(items[1].not_object, Some(&json!(7)));
         assert_eq!(RawInvoice::from_json(&json!([1])), Err("array"));

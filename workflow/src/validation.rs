@@ -98,11 +98,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: ErrorCode, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            code,
-            message: message.into(),
-        }
+        FieldError { field: field.into(), code, message: message.into() }
     }
 }
 
@@ -119,20 +115,12 @@ struct Report {
 
 impl Report {
     fn fail(&mut self, field: &str, code: ErrorCode, message: String) {
-        self.errors.push(FieldError {
-            field: field.to_string(),
-            code,
-            message,
-        });
+        self.errors.push(FieldError { field: field.to_string(), code, message });
     }
 }
 
 /// Checks every rule. `today` is the processing date: the due date must be after it.
-pub fn validate(
-    raw: &RawInvoice<'_>,
-    rules: &Rules,
-    today: NaiveDate,
-) -> Result<Invoice, Vec<FieldError>> {
+pub fn validate(raw: &RawInvoice<'_>, rules: &Rules, today: NaiveDate) -> Result<Invoice, Vec<FieldError>> {
     let mut report = Report { errors: Vec::new() };
     let r = &mut report;
 
@@ -142,12 +130,7 @@ pub fn validate(
     let currency = currency(r, &raw.currency, rules);
     let amount = amount(r, &raw.amount, rules, currency);
     let due_date = due_date(r, &raw.due_date, today);
-    let description = optional_text(
-        r,
-        "description",
-        &raw.description,
-        rules.max_description_len,
-    );
+    let description = optional_text(r, "description", &raw.description, rules.max_description_len);
     let items = items(r, &raw.items, rules);
 
     if let (Some(items), Some(amount), Some(currency)) = (&items, amount, currency) {
@@ -156,16 +139,7 @@ pub fn validate(
         }
     }
 
-    match (
-        invoice_id,
-        customer_id,
-        customer_email,
-        currency,
-        amount,
-        due_date,
-        description,
-        items,
-    ) {
+    match (invoice_id, customer_id, customer_email, currency, amount, due_date, description, items) {
         (
             Some(invoice_id),
             Some(customer_id),
@@ -178,22 +152,10 @@ pub fn validate(
         ) if report.errors.is_empty() => {
             let mut amount = amount;
             amount.rescale(currency.minor_units());
-            Ok(Invoice {
-                invoice_id,
-                customer_id,
-                customer_email,
-                amount,
-                currency,
-                due_date,
-                description,
-                items,
-            })
+            Ok(Invoice { invoice_id, customer_id, customer_email, amount, currency, due_date, description, items })
         }
         _ => {
-            debug_assert!(
-                !report.errors.is_empty(),
-                "a rule failed without saying why"
-            );
+            debug_assert!(!report.errors.is_empty(), "a rule failed without saying why");
             Err(report.errors)
         }
     }
@@ -203,23 +165,13 @@ pub fn validate(
 fn required_text<'v>(r: &mut Report, field: &str, raw: &'v RawValue<'_>) -> Option<&'v str> {
     match raw {
         RawValue::Missing => r.fail(field, ErrorCode::Missing, format!("{field} is required")),
-        RawValue::Null => r.fail(
-            field,
-            ErrorCode::Missing,
-            format!("{field} is required but is null"),
-        ),
-        RawValue::Text(t) if t.trim().is_empty() => {
-            r.fail(field, ErrorCode::Empty, format!("{field} is empty"))
-        }
+        RawValue::Null => r.fail(field, ErrorCode::Missing, format!("{field} is required but is null")),
+        RawValue::Text(t) if t.trim().is_empty() => r.fail(field, ErrorCode::Empty, format!("{field} is empty")),
         RawValue::Text(t) => return Some(t.trim()),
         other => r.fail(
             field,
             ErrorCode::WrongType,
-            format!(
-                "{field} must be a string, not {} {}",
-                article(other),
-                other.type_name()
-            ),
+            format!("{field} must be a string, not {} {}", article(other), other.type_name()),
         ),
     }
     None
@@ -241,31 +193,19 @@ fn id(r: &mut Report, field: &str, raw: &RawValue<'_>, rules: &Rules) -> Option<
         r.fail(
             field,
             ErrorCode::TooLong,
-            format!(
-                "{field} has {len} characters; at most {} are allowed",
-                rules.max_id_len
-            ),
+            format!("{field} has {len} characters; at most {} are allowed", rules.max_id_len),
         );
         ok = false;
     }
-    if let Some(bad) = text
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
+    if let Some(bad) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
         r.fail(
             field,
             ErrorCode::InvalidCharacters,
-            format!(
-                "{field} contains {bad:?}; only letters A-Z, digits, '-', '_' and '.' are allowed"
-            ),
+            format!("{field} contains {bad:?}; only letters A-Z, digits, '-', '_' and '.' are allowed"),
         );
         ok = false;
     } else if !text.as_bytes()[0].is_ascii_alphanumeric() {
-        r.fail(
-            field,
-            ErrorCode::InvalidCharacters,
-            format!("{field} must start with a letter or digit"),
-        );
+        r.fail(field, ErrorCode::InvalidCharacters, format!("{field} must start with a letter or digit"));
         ok = false;
     }
     ok.then(|| CompactString::from(text))
@@ -285,19 +225,11 @@ fn decimal(r: &mut Report, field: &str, raw: &RawValue<'_>, required: bool) -> O
     match parse_decimal(text.as_bytes()) {
         Ok(d) => Some(d),
         Err(DecimalError::OutOfRange) => {
-            r.fail(
-                field,
-                ErrorCode::OutOfRange,
-                format!("{field} {} is out of range", shorten(text)),
-            );
+            r.fail(field, ErrorCode::OutOfRange, format!("{field} {} is out of range", shorten(text)));
             None
         }
         Err(_) => {
-            r.fail(
-                field,
-                ErrorCode::InvalidNumber,
-                format!("{field} {} is not a decimal number", shorten(text)),
-            );
+            r.fail(field, ErrorCode::InvalidNumber, format!("{field} {} is not a decimal number", shorten(text)));
             None
         }
     }
@@ -314,30 +246,14 @@ fn shorten(text: &str) -> String {
     }
 }
 
-fn amount(
-    r: &mut Report,
-    raw: &RawValue<'_>,
-    rules: &Rules,
-    currency: Option<Currency>,
-) -> Option<Decimal> {
+fn amount(r: &mut Report, raw: &RawValue<'_>, rules: &Rules, currency: Option<Currency>) -> Option<Decimal> {
     let value = decimal(r, "amount", raw, true)?;
     let mut ok = true;
     if value <= Decimal::ZERO {
-        r.fail(
-            "amount",
-            ErrorCode::NotPositive,
-            format!("amount must be greater than 0, got {value}"),
-        );
+        r.fail("amount", ErrorCode::NotPositive, format!("amount must be greater than 0, got {value}"));
         ok = false;
     } else if value > rules.max_amount {
-        r.fail(
-            "amount",
-            ErrorCode::TooLarge,
-            format!(
-                "amount {value} is above the maximum of {}",
-                rules.max_amount
-            ),
-        );
+        r.fail("amount", ErrorCode::TooLarge, format!("amount {value} is above the maximum of {}", rules.max_amount));
         ok = false;
     }
     if let Some(currency) = currency {
@@ -373,11 +289,7 @@ fn currency(r: &mut Report, raw: &RawValue<'_>, rules: &Rules) -> Option<Currenc
             found
         }
         other => {
-            r.fail(
-                "currency",
-                ErrorCode::WrongType,
-                format!("currency must be a string, not a {}", other.type_name()),
-            );
+            r.fail("currency", ErrorCode::WrongType, format!("currency must be a string, not a {}", other.type_name()));
             None
         }
     }
@@ -399,10 +311,7 @@ fn due_date(r: &mut Report, raw: &RawValue<'_>, today: NaiveDate) -> Option<Naiv
             r.fail(
                 "dueDate",
                 ErrorCode::InvalidDate,
-                format!(
-                    "dueDate {} is not a date in the form YYYY-MM-DD",
-                    shorten(text)
-                ),
+                format!("dueDate {} is not a date in the form YYYY-MM-DD", shorten(text)),
             );
             None
         }
@@ -418,12 +327,7 @@ fn due_date(r: &mut Report, raw: &RawValue<'_>, today: NaiveDate) -> Option<Naiv
 }
 
 /// An optional text field: `Some(None)` when absent, `None` when invalid.
-fn optional_text(
-    r: &mut Report,
-    field: &str,
-    raw: &RawValue<'_>,
-    max_len: usize,
-) -> Option<Option<CompactString>> {
+fn optional_text(r: &mut Report, field: &str, raw: &RawValue<'_>, max_len: usize) -> Option<Option<CompactString>> {
     match raw {
         RawValue::Missing | RawValue::Null => Some(None),
         RawValue::Text(t) if t.trim().is_empty() => Some(None),
@@ -444,11 +348,7 @@ fn optional_text(
             r.fail(
                 field,
                 ErrorCode::WrongType,
-                format!(
-                    "{field} must be a string, not {} {}",
-                    article(other),
-                    other.type_name()
-                ),
+                format!("{field} must be a string, not {} {}", article(other), other.type_name()),
             );
             None
         }
@@ -482,9 +382,7 @@ pub fn is_email(text: &str) -> bool {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.-".contains(&b));
+        && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.-".contains(&b));
     if !local_ok || domain.len() > 253 {
         return false;
     }
@@ -497,9 +395,7 @@ pub fn is_email(text: &str) -> bool {
                 && !l.ends_with('-')
                 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
-        && labels
-            .last()
-            .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()))
+        && labels.last().is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()))
 }
 
 fn items(r: &mut Report, raw: &RawItems<'_>, rules: &Rules) -> Option<Vec<LineItem>> {
@@ -509,11 +405,7 @@ fn items(r: &mut Report, raw: &RawItems<'_>, rules: &Rules) -> Option<Vec<LineIt
             r.fail(
                 "items",
                 ErrorCode::WrongType,
-                format!(
-                    "items must be an array, not {} {}",
-                    article(other),
-                    other.type_name()
-                ),
+                format!("items must be an array, not {} {}", article(other), other.type_name()),
             );
             return None;
         }
@@ -523,11 +415,7 @@ fn items(r: &mut Report, raw: &RawItems<'_>, rules: &Rules) -> Option<Vec<LineIt
         r.fail(
             "items",
             ErrorCode::TooManyItems,
-            format!(
-                "items has {} entries; at most {} are allowed",
-                list.len(),
-                rules.max_items
-            ),
+            format!("items has {} entries; at most {} are allowed", list.len(), rules.max_items),
         );
         return None;
     }
@@ -549,20 +437,11 @@ fn line_item(r: &mut Report, index: usize, raw: &RawItem<'_>, rules: &Rules) -> 
         r.fail(
             &format!("items[{index}]"),
             ErrorCode::WrongType,
-            format!(
-                "items[{index}] must be an object, not {} {}",
-                article(&kind),
-                kind.type_name()
-            ),
+            format!("items[{index}] must be an object, not {} {}", article(&kind), kind.type_name()),
         );
         return None;
     }
-    let description = optional_text(
-        r,
-        &field("description"),
-        &raw.description,
-        rules.max_description_len,
-    );
+    let description = optional_text(r, &field("description"), &raw.description, rules.max_description_len);
     let quantity_field = field("quantity");
     let quantity = decimal(r, &quantity_field, &raw.quantity, true).and_then(|q| {
         if q <= Decimal::ZERO {
@@ -579,29 +458,19 @@ fn line_item(r: &mut Report, index: usize, raw: &RawItem<'_>, rules: &Rules) -> 
     let rate_field = field("rate");
     let rate = decimal(r, &rate_field, &raw.rate, true).and_then(|v| {
         if v < Decimal::ZERO {
-            r.fail(
-                &rate_field,
-                ErrorCode::Negative,
-                format!("{rate_field} must not be negative, got {v}"),
-            );
+            r.fail(&rate_field, ErrorCode::Negative, format!("{rate_field} must not be negative, got {v}"));
             None
         } else {
             Some(v)
         }
     });
-    Some(LineItem {
-        description: description?,
-        quantity: quantity?,
-        rate: rate?,
-    })
+    Some(LineItem { description: description?, quantity: quantity?, rate: rate? })
 }
 
 /// When items are present, Σ quantity × rate rounded to the currency's minor unit must equal the amount.
 fn check_total(r: &mut Report, items: &[LineItem], amount: Decimal, currency: Currency) {
     let total = items.iter().try_fold(Decimal::ZERO, |sum, item| {
-        item.quantity
-            .checked_mul(item.rate)
-            .and_then(|line| sum.checked_add(line))
+        item.quantity.checked_mul(item.rate).and_then(|line| sum.checked_add(line))
     });
     match total {
         Some(total) if currency.round(total) == amount => {}
@@ -614,11 +483,7 @@ fn check_total(r: &mut Report, items: &[LineItem], amount: Decimal, currency: Cu
                 currency.format(amount)
             ),
         ),
-        None => r.fail(
-            "items",
-            ErrorCode::OutOfRange,
-            "items total is out of range".to_string(),
-        ),
+        None => r.fail("items", ErrorCode::OutOfRange, "items total is out of range".to_string()),
     }
 }
 
@@ -644,9 +509,7 @@ mod tests {
     }
 
     /// Applies `edit` to a good invoice and returns the (field, code) pairs reported.
-    fn errors_after(
-        edit: impl FnOnce(&mut serde_json::Map<String, Value>),
-    ) -> Vec<(String, ErrorCode)> {
+    fn errors_after(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Vec<(String, ErrorCode)> {
         let mut doc = good();
         edit(doc.as_object_mut().unwrap());
         match check(doc) {
@@ -686,17 +549,10 @@ mod tests {
         let mut doc = good();
         doc["currency"] = json!(" usd ");
         assert_eq!(check(doc).unwrap().currency.code(), "USD");
-        let rules = Rules {
-            default_currency: Currency::parse("EUR").unwrap(),
-            ..Rules::default()
-        };
-        let doc =
-            json!({"invoiceId": "A", "customerId": "B", "amount": "1", "dueDate": "2030-01-01"});
+        let rules = Rules { default_currency: Currency::parse("EUR").unwrap(), ..Rules::default() };
+        let doc = json!({"invoiceId": "A", "customerId": "B", "amount": "1", "dueDate": "2030-01-01"});
         let raw = RawInvoice::from_json(&doc).unwrap();
-        assert_eq!(
-            validate(&raw, &rules, today()).unwrap().currency.code(),
-            "EUR"
-        );
+        assert_eq!(validate(&raw, &rules, today()).unwrap().currency.code(), "EUR");
     }
 
     #[test]
@@ -753,11 +609,7 @@ mod tests {
     #[test]
     fn every_failing_rule_is_reported_at_once() {
         let doc = json!({"invoiceId": "bad id", "amount": -5, "dueDate": "2020-01-01", "currency": "ZZZ"});
-        let codes: Vec<_> = check(doc)
-            .unwrap_err()
-            .into_iter()
-            .map(|e| (e.field, e.code))
-            .collect();
+        let codes: Vec<_> = check(doc).unwrap_err().into_iter().map(|e| (e.field, e.code)).collect();
         assert_eq!(
             codes,
             vec![
@@ -846,21 +698,12 @@ mod tests {
                 m.remove("items");
             })
         };
-        assert_eq!(
-            set("10.001", "USD"),
-            one("amount", ErrorCode::TooManyDecimals)
-        );
-        assert_eq!(
-            set("10.5", "JPY"),
-            one("amount", ErrorCode::TooManyDecimals)
-        );
+        assert_eq!(set("10.001", "USD"), one("amount", ErrorCode::TooManyDecimals));
+        assert_eq!(set("10.5", "JPY"), one("amount", ErrorCode::TooManyDecimals));
         assert_eq!(set("10.0", "JPY"), vec![]);
         assert_eq!(set("10.125", "BHD"), vec![]);
         assert_eq!(set("10.1250", "BHD"), vec![]);
-        assert_eq!(
-            set("10.1255", "BHD"),
-            one("amount", ErrorCode::TooManyDecimals)
-        );
+        assert_eq!(set("10.1255", "BHD"), one("amount", ErrorCode::TooManyDecimals));
     }
 
     #[test]
@@ -961,16 +804,7 @@ mod tests {
 
     #[test]
     fn email_syntax_is_checked_when_present() {
-        for bad in [
-            "customer",
-            "a@b",
-            "a@@b.com",
-            "a b@c.com",
-            ".a@b.com",
-            "a@-b.com",
-            "a@b.c0m",
-            "a..b@c.com",
-        ] {
+        for bad in ["customer", "a@b", "a@@b.com", "a b@c.com", ".a@b.com", "a@-b.com", "a@b.c0m", "a..b@c.com"] {
             assert_eq!(
                 errors_after(|m| {
                     m.insert("customerEmail".into(), json!(bad));
@@ -979,11 +813,7 @@ mod tests {
                 "{bad}"
             );
         }
-        for good in [
-            "a@b.co",
-            "first.last+tag@sub.example.org",
-            "o'brien@example.ie",
-        ] {
+        for good in ["a@b.co", "first.last+tag@sub.example.org", "o'brien@example.ie"] {
             assert_eq!(
                 errors_after(|m| {
                     m.insert("customerEmail".into(), json!(good));
@@ -1044,10 +874,7 @@ mod tests {
     fn free_items_are_allowed() {
         assert_eq!(
             errors_after(|m| {
-                m.insert(
-                    "items".into(),
-                    json!([{"quantity": 50, "rate": 30}, {"quantity": 1, "rate": 0}]),
-                );
+                m.insert("items".into(), json!([{"quantity": 50, "rate": 30}, {"quantity": 1, "rate": 0}]));
             }),
             vec![]
         );
@@ -1073,10 +900,7 @@ mod tests {
         assert_eq!(
             errors_after(|m| {
                 m.insert("amount".into(), json!(0.3));
-                m.insert(
-                    "items".into(),
-                    json!([{"quantity": 1, "rate": 0.1}, {"quantity": 1, "rate": 0.2}]),
-                );
+                m.insert("items".into(), json!([{"quantity": 1, "rate": 0.1}, {"quantity": 1, "rate": 0.2}]));
             }),
             vec![]
         );
@@ -1084,9 +908,7 @@ mod tests {
 
     #[test]
     fn too_many_items_are_refused() {
-        let items: Vec<Value> = (0..1001)
-            .map(|_| json!({"quantity": 1, "rate": 1}))
-            .collect();
+        let items: Vec<Value> = (0..1001).map(|_| json!({"quantity": 1, "rate": 1})).collect();
         assert_eq!(
             errors_after(|m| {
                 m.insert("items".into(), Value::Array(items));
@@ -1111,10 +933,7 @@ mod tests {
         );
         assert_eq!(
             errors_after(|m| {
-                m.insert(
-                    "items".into(),
-                    json!([{"description": "x".repeat(1001), "quantity": 50, "rate": 30}]),
-                );
+                m.insert("items".into(), json!([{"description": "x".repeat(1001), "quantity": 50, "rate": 30}]));
             }),
             vec![("items[0].description".into(), ErrorCode::TooLong)]
         );
@@ -1124,14 +943,8 @@ mod tests {
     fn messages_name_the_field_and_value() {
         let doc = json!({"invoiceId": "A", "customerId": "B", "amount": "12,50", "dueDate": "2030-02-30"});
         let errors = check(doc).unwrap_err();
-        assert_eq!(
-            errors[0].message,
-            "amount \"12,50\" is not a decimal number"
-        );
-        assert_eq!(
-            errors[1].message,
-            "dueDate \"2030-02-30\" is not a real calendar date"
-        );
+        assert_eq!(errors[0].message, "amount \"12,50\" is not a decimal number");
+        assert_eq!(errors[1].message, "dueDate \"2030-02-30\" is not a real calendar date");
         assert_eq!(
             serde_json::to_value(&errors[0]).unwrap(),
             json!({"field": "amount", "code": "invalid_number", "message": "amount \"12,50\" is not a decimal number"})

@@ -67,11 +67,7 @@ pub fn skip(reason: &str) {
     eprintln!("SKIPPED: {reason}");
     println!("SKIPPED: {reason}");
     if let Ok(path) = std::env::var("INVOICES_SKIP_LOG") {
-        if let Ok(mut file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
+        if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
             let _ = writeln!(file, "SKIPPED: {reason}");
         }
     }
@@ -81,10 +77,7 @@ fn start() -> Result<Moto, String> {
     if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
         if !endpoint.is_empty() {
             wait_ready(&endpoint, Duration::from_secs(30))?;
-            return Ok(Moto {
-                endpoint,
-                _child: None,
-            });
+            return Ok(Moto { endpoint, _child: None });
         }
     }
     let port = TcpListener::bind("127.0.0.1:0")
@@ -93,8 +86,7 @@ fn start() -> Result<Moto, String> {
         .port();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("moto_server.py");
     let log_path = std::env::temp_dir().join(format!("moto-{port}.log"));
-    let log = std::fs::File::create(&log_path)
-        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let log = std::fs::File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let child = Command::new(&python)
         .arg(&script)
@@ -110,24 +102,16 @@ fn start() -> Result<Moto, String> {
     if let Err(e) = wait_ready(&endpoint, Duration::from_secs(60)) {
         let exited = guard.0.try_wait().ok().flatten();
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let tail: String = log
-            .lines()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join(" | ");
+        let tail: String =
+            log.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" | ");
         return Err(match exited {
-            Some(status) => format!("moto_server exited ({status}); is `moto[server]` installed (pip install 'moto[server]')? {tail}"),
+            Some(status) => format!(
+                "moto_server exited ({status}); is `moto[server]` installed (pip install 'moto[server]')? {tail}"
+            ),
             None => format!("{e}; log {}: {tail}", log_path.display()),
         });
     }
-    Ok(Moto {
-        endpoint,
-        _child: Some(guard),
-    })
+    Ok(Moto { endpoint, _child: Some(guard) })
 }
 
 fn wait_ready(endpoint: &str, timeout: Duration) -> Result<(), String> {
@@ -137,9 +121,7 @@ fn wait_ready(endpoint: &str, timeout: Duration) -> Result<(), String> {
         match http_get(endpoint, "/moto-api/reset-auth") {
             Ok(_) => return Ok(()),
             Err(e) if e.contains("HTTP 4") => return Ok(()),
-            Err(e) if Instant::now() > deadline => {
-                return Err(format!("emulator at {endpoint} not ready: {e}"))
-            }
+            Err(e) if Instant::now() > deadline => return Err(format!("emulator at {endpoint} not ready: {e}")),
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     }
@@ -150,14 +132,10 @@ fn wait_ready(endpoint: &str, timeout: Duration) -> Result<(), String> {
 pub fn http_get(endpoint: &str, path: &str) -> Result<String, String> {
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = TcpStream::connect(host).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").map_err(|e| e.to_string())?;
     let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .map_err(|e| e.to_string())?;
+    stream.read_to_end(&mut response).map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text.split_once("\r\n\r\n").ok_or("malformed HTTP answer")?;
     let status = head.split_whitespace().nth(1).unwrap_or("");
@@ -191,16 +169,9 @@ impl Moto {
 pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}-{}-{}-{}",
-        std::process::id(),
-        nanos % 100_000,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{prefix}-{}-{}-{}", std::process::id(), nanos % 100_000, N.fetch_add(1, Ordering::Relaxed))
 }
 
 #[cfg(test)]
