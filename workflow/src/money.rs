@@ -47,6 +47,36 @@ const CURRENCIES: &[(&str, u8)] = &[
     ("XPF", 0), ("YER", 2), ("ZAR", 2), ("ZMW", 2), ("ZWG", 2),
 ];
 
+/// Index of an upper-case three-letter code in [`LOOKUP`].
+const fn table_index(code: [u8; 3]) -> Option<usize> {
+    let mut i = 0;
+    let mut index = 0;
+    while i < 3 {
+        if !code[i].is_ascii_uppercase() {
+            return None;
+        }
+        index = index * 26 + (code[i] - b'A') as usize;
+        i += 1;
+    }
+    Some(index)
+}
+
+/// Every three-letter code → minor units + 1 (0: not a currency), built from
+/// [`CURRENCIES`] at compile time: a lookup is one load.
+static LOOKUP: [u8; 26 * 26 * 26] = {
+    let mut table = [0u8; 26 * 26 * 26];
+    let mut i = 0;
+    while i < CURRENCIES.len() {
+        let code = CURRENCIES[i].0.as_bytes();
+        match table_index([code[0], code[1], code[2]]) {
+            Some(index) => table[index] = CURRENCIES[i].1 + 1,
+            None => panic!("currency codes are three upper-case letters"),
+        }
+        i += 1;
+    }
+    table
+};
+
 impl Currency {
     /// US dollars, the default currency unless configured otherwise.
     pub const USD: Currency = Currency { code: *b"USD", minor_units: 2 };
@@ -56,14 +86,12 @@ impl Currency {
         Self::parse_bytes(text.trim().as_bytes())
     }
 
-    /// [`Currency::parse`] over bytes.
+    /// [`Currency::parse`] over bytes (no trimming).
     pub fn parse_bytes(bytes: &[u8]) -> Option<Currency> {
         let [a, b, c] = <[u8; 3]>::try_from(bytes).ok()?;
         let code = [a.to_ascii_uppercase(), b.to_ascii_uppercase(), c.to_ascii_uppercase()];
-        CURRENCIES
-            .binary_search_by(|(known, _)| known.as_bytes().cmp(&code[..]))
-            .ok()
-            .map(|i| Currency { code, minor_units: CURRENCIES[i].1 })
+        let slot = LOOKUP[table_index(code)?];
+        (slot != 0).then(|| Currency { code, minor_units: slot - 1 })
     }
 
     /// The three-letter code.

@@ -166,8 +166,8 @@ fn required_text<'v>(r: &mut Report, field: &str, raw: &'v RawValue<'_>) -> Opti
     match raw {
         RawValue::Missing => r.fail(field, ErrorCode::Missing, format!("{field} is required")),
         RawValue::Null => r.fail(field, ErrorCode::Missing, format!("{field} is required but is null")),
-        RawValue::Text(t) if t.trim().is_empty() => r.fail(field, ErrorCode::Empty, format!("{field} is empty")),
-        RawValue::Text(t) => return Some(t.trim()),
+        RawValue::Text(t) if t.trim_ascii().is_empty() => r.fail(field, ErrorCode::Empty, format!("{field} is empty")),
+        RawValue::Text(t) => return Some(t.trim_ascii()),
         other => r.fail(
             field,
             ErrorCode::WrongType,
@@ -187,9 +187,8 @@ fn article(v: &RawValue<'_>) -> &'static str {
 
 fn id(r: &mut Report, field: &str, raw: &RawValue<'_>, rules: &Rules) -> Option<CompactString> {
     let text = required_text(r, field, raw)?;
-    let len = text.chars().count();
     let mut ok = true;
-    if len > rules.max_id_len {
+    if let Some(len) = over_limit(text, rules.max_id_len) {
         r.fail(
             field,
             ErrorCode::TooLong,
@@ -216,7 +215,7 @@ fn decimal(r: &mut Report, field: &str, raw: &RawValue<'_>, required: bool) -> O
     let text: &str = match raw {
         RawValue::Missing | RawValue::Null if !required => return None,
         RawValue::Number(n) => n,
-        RawValue::Text(t) if !t.trim().is_empty() => t,
+        RawValue::Text(t) if !t.trim_ascii().is_empty() => t,
         _ => {
             required_text(r, field, raw);
             return None;
@@ -233,6 +232,16 @@ fn decimal(r: &mut Report, field: &str, raw: &RawValue<'_>, required: bool) -> O
             None
         }
     }
+}
+
+/// `Some(length in characters)` when `text` has more than `max` characters
+/// (characters are counted only when the bytes alone exceed `max`).
+fn over_limit(text: &str, max: usize) -> Option<usize> {
+    if text.len() <= max {
+        return None;
+    }
+    let n = text.chars().count();
+    (n > max).then_some(n)
 }
 
 /// Quotes a user's text for a message, cut to a readable length.
@@ -276,7 +285,7 @@ fn amount(r: &mut Report, raw: &RawValue<'_>, rules: &Rules, currency: Option<Cu
 fn currency(r: &mut Report, raw: &RawValue<'_>, rules: &Rules) -> Option<Currency> {
     match raw {
         RawValue::Missing | RawValue::Null => Some(rules.default_currency),
-        RawValue::Text(t) if t.trim().is_empty() => Some(rules.default_currency),
+        RawValue::Text(t) if t.trim_ascii().is_empty() => Some(rules.default_currency),
         RawValue::Text(t) => {
             let found = Currency::parse(t);
             if found.is_none() {
@@ -330,11 +339,10 @@ fn due_date(r: &mut Report, raw: &RawValue<'_>, today: NaiveDate) -> Option<Naiv
 fn optional_text(r: &mut Report, field: &str, raw: &RawValue<'_>, max_len: usize) -> Option<Option<CompactString>> {
     match raw {
         RawValue::Missing | RawValue::Null => Some(None),
-        RawValue::Text(t) if t.trim().is_empty() => Some(None),
+        RawValue::Text(t) if t.trim_ascii().is_empty() => Some(None),
         RawValue::Text(t) => {
-            let t = t.trim();
-            let len = t.chars().count();
-            if len > max_len {
+            let t = t.trim_ascii();
+            if let Some(len) = over_limit(t, max_len) {
                 r.fail(
                     field,
                     ErrorCode::TooLong,
@@ -386,16 +394,15 @@ pub fn is_email(text: &str) -> bool {
     if !local_ok || domain.len() > 253 {
         return false;
     }
-    let labels: Vec<&str> = domain.split('.').collect();
-    labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-        && labels.last().is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()))
+    let Some((_, tld)) = domain.rsplit_once('.') else { return false };
+    domain.split('.').all(|l| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    }) && tld.len() >= 2
+        && tld.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
 fn items(r: &mut Report, raw: &RawItems<'_>, rules: &Rules) -> Option<Vec<LineItem>> {
