@@ -1,3 +1,4 @@
 //! End-to-end tests of the `invoices` binary, one module per topic.
 
 mod conformance;
+mod validate;
