@@ -36,7 +36,7 @@ fn main() {
     println!("parse + validate, one thread (file read from the page cache)");
     println!("{:<7} {:>11} {:>9} {:>13} {:>9} {:>12}", "format", "invoices", "MB", "invoices/s", "MB/s", "peak RSS");
     for (format, n) in cases {
-        let path = dir.join(format!("sample-{n}.{}", format.name()));
+        let path = dir.join(format!("sample-v{}-{n}.{}", sample::VERSION, format.name()));
         if !path.exists() {
             let mut out = BufWriter::with_capacity(1 << 20, File::create(&path).expect("create sample"));
             sample::write(&sample::Spec { seed: 42, ..sample::Spec::new(n, format) }, &mut out).expect("write sample");

@@ -11,6 +11,10 @@ use chrono::{Days, NaiveDate};
 
 use crate::Format;
 
+/// Changes whenever the generator's output for a given [`Spec`] changes
+/// (benchmarks name their cached files with it).
+pub const VERSION: u32 = 2;
+
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct Spec {
