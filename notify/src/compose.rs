@@ -127,6 +127,15 @@ impl<'a> Facts<'a> {
         short(&self.view.customer_label(), SHORT_ID)
     }
 
+    /// ` (CUST-123)` after an invoice id in a short text, or nothing when the
+    /// customer is unknown.
+    fn customer_suffix(&self) -> String {
+        match self.view.customer_id() {
+            Some(c) => format!(" ({})", short(c, SHORT_ID)),
+            None => String::new(),
+        }
+    }
+
     fn invoice_number(&self) -> Option<String> {
         let n = self.input.processing.as_ref()?.invoice_number.as_deref()?;
         (!n.trim().is_empty()).then(|| short(n.trim(), 80))
@@ -236,10 +245,10 @@ fn processed(f: &Facts<'_>) -> (String, String, String) {
         None => format!("Invoice {} was processed and stored.\n\n", f.id()),
     };
     let mut rows = vec![("Invoice number", number.clone().unwrap_or_else(|| "(not given)".into()))];
-    rows.extend(f.invoice_rows());
     if let Some(t) = f.processed_at() {
         rows.push(("Processed at", t));
     }
+    rows.extend(f.invoice_rows());
     table(&mut email, &rows);
     email.push_str("\nNo action is needed.\n");
     footer(&mut email, f);
@@ -255,7 +264,7 @@ fn rejected(f: &Facts<'_>) -> (String, String, String) {
     } else {
         format!("Invoice {} rejected: {problems} to fix", f.short_id())
     };
-    let prefix = format!("Invoice {} ({}) rejected: ", f.short_id(), f.short_customer());
+    let prefix = format!("Invoice {}{} rejected: ", f.short_id(), f.customer_suffix());
     let sms = match f.errors.first() {
         None => format!("{prefix}no reason given."),
         Some(first) if n == 1 => fit(&prefix, &first.message, ".", MAX_SMS),
@@ -300,9 +309,9 @@ fn duplicate(f: &Facts<'_>) -> (String, String, String) {
         None => "",
     };
     let sms = format!(
-        "Duplicate invoice {} ({}): already processed{}{content}. Nothing stored.",
+        "Duplicate invoice {}{}: already processed{}{content}. Nothing stored.",
         f.short_id(),
-        f.short_customer(),
+        f.customer_suffix(),
         first.as_deref().map(|n| format!(" as {n}")).unwrap_or_default()
     );
     let mut email = format!("Invoice {} was submitted again. It was already processed", f.id());
@@ -349,7 +358,7 @@ fn failed(f: &Facts<'_>) -> (String, String, String) {
     let failure = f.failure.clone().unwrap_or(FailureDoc { error: "(unknown error)".into(), cause: None });
     let subject = format!("Invoice {} failed: {}", f.short_id(), short(&failure.error, 50));
     let sms = fit(
-        &format!("Invoice {} ({}) failed: ", f.short_id(), f.short_customer()),
+        &format!("Invoice {}{} failed: ", f.short_id(), f.customer_suffix()),
         &failure.error,
         ". An engineer is needed.",
         MAX_SMS,
