@@ -14,7 +14,7 @@ pub async fn handle<N: Notifier + ?Sized>(input: &NotifyInput, notifier: &N) -> 
     input.check()?;
     let message = compose(input);
     let published = notifier.publish(&message).await?;
-    tracing::info!(
+    tracing::debug!(
         event_id = %message.event_id,
         event_type = %message.event_type,
         topic = %message.topic,

@@ -22,7 +22,7 @@
 //! - [`event`]: the task's input and output, event types, topics, event ids.
 //! - [`view`]: a tolerant reading of a (possibly invalid) invoice.
 //! - [`message`]: the composed message, its attributes and JSON document.
-//! - [`compose`]: subject, e-mail and SMS texts, attributes, document.
+//! - [`compose`](mod@compose): subject, e-mail and SMS texts, attributes, document.
 //! - [`text`]: one-line cleaning and cutting on `char` boundaries.
 //! - [`error`]: [`NotifyError`] and its `errorType` names.
 //! - [`notifier`]: the [`Notifier`] port.

@@ -4,7 +4,7 @@
 //! subscribers filter on, and the three bodies of SNS's
 //! `MessageStructure=json`: `default` (the JSON event [`Document`], which SQS
 //! and HTTP subscribers receive), `email` and `sms`. Composing it is in
-//! [`crate::compose`]; sending it is a [`crate::Notifier`]'s job.
+//! [`crate::compose()`]; sending it is a [`crate::Notifier`]'s job.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize, Serializer};
