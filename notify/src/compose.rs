@@ -61,6 +61,8 @@ struct Facts<'a> {
     event_id: String,
     errors: Vec<FieldError>,
     failure: Option<FailureDoc>,
+    /// The failure's cause for people: a Lambda error's `errorMessage`, or the cause as given.
+    cause_text: Option<String>,
     file: Option<FileInfo>,
     source: Option<Source>,
 }
@@ -90,6 +92,11 @@ impl<'a> Facts<'a> {
                 cause: f.cause.filter(|c| !c.trim().is_empty()).map(|c| short(&c, MAX_CAUSE)),
             }
         });
+        let cause_text =
+            input.failure.as_ref().and_then(|f| f.cause.as_deref()).filter(|c| !c.trim().is_empty()).map(|c| {
+                let text = lambda_cause(c, "errorMessage").unwrap_or_else(|| c.to_string());
+                short(&text, MAX_CAUSE)
+            });
         let file = input.file.as_ref().map(|f| FileInfo {
             bucket: short(&f.bucket, 100),
             key: short(&f.key, MAX_KEY),
@@ -110,6 +117,7 @@ impl<'a> Facts<'a> {
             event_id: input.event_id(),
             errors,
             failure,
+            cause_text,
             file,
             source,
         }
@@ -368,12 +376,8 @@ fn failed(f: &Facts<'_>) -> (String, String, String) {
          An engineer needs to look at it.\n\n",
         f.id()
     );
-    let cause = failure
-        .cause
-        .as_deref()
-        .map(|c| lambda_cause(c, "errorMessage").map_or_else(|| c.to_string(), |m| short(&m, MAX_CAUSE)));
     let mut rows = vec![("Error", failure.error.clone())];
-    rows.push(("Cause", cause.unwrap_or_else(|| "(not given)".into())));
+    rows.push(("Cause", f.cause_text.clone().unwrap_or_else(|| "(not given)".into())));
     rows.push(("Execution", f.input.execution_name.clone()));
     rows.extend(f.invoice_rows());
     table(&mut email, &rows);

@@ -217,3 +217,19 @@ fn every_event_type_is_composed_for_its_topic() {
         assert!(structure.as_object().unwrap().values().all(Value::is_string));
     }
 }
+
+#[test]
+fn a_lambda_cause_shows_its_error_message_even_when_long() {
+    let cause = json!({"errorType": "StoreUnavailable", "errorMessage": "table invoices: connection reset",
+                       "stackTrace": ["frame"; 500]})
+    .to_string();
+    assert!(cause.len() > 2000);
+    let doc = json!({"eventType": "INVOICE_FAILED", "executionName": "e", "invoice": {"invoiceId": "A"},
+                     "failure": {"Error": "", "Cause": cause}});
+    let m = compose(&NotifyInput::from_json(doc).unwrap());
+    assert!(m.email.contains("Cause:      table invoices: connection reset\n"), "{}", m.email);
+    // No Error given: the cause's errorType names it.
+    assert_eq!(m.subject, "Invoice A failed: StoreUnavailable");
+    let kept = m.document.failure.unwrap().cause.unwrap();
+    assert!(kept.chars().count() <= 1000 && kept.ends_with('…'));
+}
