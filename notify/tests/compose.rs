@@ -221,7 +221,7 @@ fn every_event_type_is_composed_for_its_topic() {
 #[test]
 fn a_lambda_cause_shows_its_error_message_even_when_long() {
     let cause = json!({"errorType": "StoreUnavailable", "errorMessage": "table invoices: connection reset",
-                       "stackTrace": ["frame"; 500]})
+                       "stackTrace": vec!["frame"; 500]})
     .to_string();
     assert!(cause.len() > 2000);
     let doc = json!({"eventType": "INVOICE_FAILED", "executionName": "e", "invoice": {"invoiceId": "A"},
