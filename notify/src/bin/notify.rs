@@ -1,0 +1,16 @@
+//! The Notify Lambda function: composes a notification and publishes it to SNS.
+//! Configuration: SUCCESS_TOPIC_ARN, ERROR_TOPIC_ARN, DUPLICATE_TOPIC_ARN (and
+//! the SDK's standard variables, e.g. AWS_ENDPOINT_URL).
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use notify::{handle_json, SnsNotifier, TopicArns};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let topics = TopicArns::from_env()?;
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let notifier = SnsNotifier::from_sdk_config(&config, topics);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle_json(event.payload, &notifier))).await
+}

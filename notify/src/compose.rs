@@ -1,0 +1,461 @@
+//! Composing a notification from a Notify input: the subject, the attributes,
+//! the JSON document, the e-mail text a person can act on, and the SMS line.
+//!
+//! Composition never fails: a rejected or failed invoice may be partial or
+//! odd, and its message still says what is known (`(no invoiceId)`). Every
+//! value taken from the input is put on one line and shortened, so the subject
+//! stays within [`MAX_SUBJECT`], the SMS within [`MAX_SMS`] characters, and the
+//! whole message far below SNS's 256 KB. Customer e-mail addresses are never
+//! put in a message. Amounts are formatted with [`workflow::Currency::format`].
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+use workflow::{FieldError, Source};
+
+use crate::event::{EventType, FileInfo, NotifyInput};
+use crate::message::{Attribute, AttributeValue, Document, FailureDoc, Message, MAX_SMS, MAX_SUBJECT};
+use crate::text::{chars, file_name, short};
+use crate::view::InvoiceView;
+
+/// Most validation errors listed in a message (the document's `errorCount` has the total).
+pub const MAX_ERRORS: usize = 50;
+/// Longest error message or field name kept from an input's error.
+const MAX_ERROR_TEXT: usize = 300;
+/// Longest failure cause kept.
+const MAX_CAUSE: usize = 1000;
+/// Longest file rejection reason kept.
+const MAX_REASON: usize = 500;
+/// Longest object key or path kept.
+const MAX_KEY: usize = 300;
+/// Longest id in a subject or an SMS.
+const SHORT_ID: usize = 40;
+
+/// Composes the notification for an input. The input's execution name is
+/// taken as is (see [`NotifyInput::check`]).
+pub fn compose(input: &NotifyInput) -> Message {
+    let facts = Facts::new(input);
+    let (subject, sms, email) = match input.event_type {
+        EventType::InvoiceProcessed => processed(&facts),
+        EventType::InvoiceRejected => rejected(&facts),
+        EventType::InvoiceDuplicate => duplicate(&facts),
+        EventType::InvoiceFailed => failed(&facts),
+        EventType::FileRejected => file_rejected(&facts),
+    };
+    Message {
+        event_id: facts.event_id.clone(),
+        event_type: input.event_type,
+        topic: input.event_type.topic(),
+        subject: short(&subject, MAX_SUBJECT),
+        attributes: attributes(&facts),
+        document: document(&facts),
+        email,
+        sms: short(&sms, MAX_SMS),
+    }
+}
+
+/// What the texts are made of, read once.
+struct Facts<'a> {
+    input: &'a NotifyInput,
+    view: InvoiceView,
+    event_id: String,
+    errors: Vec<FieldError>,
+    failure: Option<FailureDoc>,
+    /// The failure's cause for people: a Lambda error's `errorMessage`, or the cause as given.
+    cause_text: Option<String>,
+    file: Option<FileInfo>,
+    source: Option<Source>,
+}
+
+impl<'a> Facts<'a> {
+    fn new(input: &'a NotifyInput) -> Facts<'a> {
+        let errors = input
+            .errors
+            .iter()
+            .flatten()
+            .take(MAX_ERRORS)
+            .map(|e| FieldError {
+                field: short(&e.field, MAX_ERROR_TEXT),
+                code: e.code,
+                message: short(&e.message, MAX_ERROR_TEXT),
+            })
+            .collect();
+        let failure = (input.event_type == EventType::InvoiceFailed).then(|| {
+            let f = input.failure.clone().unwrap_or_default();
+            let error = f
+                .error
+                .filter(|e| !e.trim().is_empty())
+                .or_else(|| f.cause.as_deref().and_then(|c| lambda_cause(c, "errorType")))
+                .unwrap_or_else(|| "(unknown error)".to_string());
+            FailureDoc {
+                error: short(&error, 100),
+                cause: f.cause.filter(|c| !c.trim().is_empty()).map(|c| short(&c, MAX_CAUSE)),
+            }
+        });
+        let cause_text =
+            input.failure.as_ref().and_then(|f| f.cause.as_deref()).filter(|c| !c.trim().is_empty()).map(|c| {
+                let text = lambda_cause(c, "errorMessage").unwrap_or_else(|| c.to_string());
+                short(&text, MAX_CAUSE)
+            });
+        let file = input.file.as_ref().map(|f| FileInfo {
+            bucket: short(&f.bucket, 100),
+            key: short(&f.key, MAX_KEY),
+            reason: short(&f.reason, MAX_REASON),
+            records: f.records,
+        });
+        let source = input.source.as_ref().map(|s| Source {
+            bucket: short(&s.bucket, 100),
+            key: short(&s.key, MAX_KEY),
+            etag: s.etag.as_deref().map(|e| short(e, 100)),
+            version_id: s.version_id.as_deref().map(|v| short(v, 100)),
+            record: s.record,
+            line: s.line,
+        });
+        Facts {
+            input,
+            view: InvoiceView::new(input.invoice.as_ref()),
+            event_id: input.event_id(),
+            errors,
+            failure,
+            cause_text,
+            file,
+            source,
+        }
+    }
+
+    fn id(&self) -> String {
+        self.view.id_label()
+    }
+
+    fn short_id(&self) -> String {
+        short(&self.view.id_label(), SHORT_ID)
+    }
+
+    fn short_customer(&self) -> String {
+        short(&self.view.customer_label(), SHORT_ID)
+    }
+
+    /// ` (CUST-123)` after an invoice id in a short text, or nothing when the
+    /// customer is unknown.
+    fn customer_suffix(&self) -> String {
+        match self.view.customer_id() {
+            Some(c) => format!(" ({})", short(c, SHORT_ID)),
+            None => String::new(),
+        }
+    }
+
+    fn invoice_number(&self) -> Option<String> {
+        let n = self.input.processing.as_ref()?.invoice_number.as_deref()?;
+        (!n.trim().is_empty()).then(|| short(n.trim(), 80))
+    }
+
+    fn processed_at(&self) -> Option<String> {
+        let t = self.input.processing.as_ref()?.processed_at.as_deref()?;
+        (!t.trim().is_empty()).then(|| short(t.trim(), 60))
+    }
+
+    fn error_count(&self) -> usize {
+        self.input.errors.as_ref().map_or(0, Vec::len)
+    }
+
+    /// `s3://bucket/key, record 3, line 4` (locally: the file's path).
+    fn source_label(&self) -> Option<String> {
+        let s = self.source.as_ref()?;
+        Some(format!("{}, record {}, line {}", location(&s.bucket, &s.key), s.record, s.line))
+    }
+
+    /// The invoice's rows of the e-mail's table.
+    fn invoice_rows(&self) -> Vec<(&'static str, String)> {
+        let mut rows = vec![
+            ("Invoice ID", self.id()),
+            ("Customer", self.view.customer_label()),
+            ("Amount", self.view.amount_label()),
+            ("Due date", self.view.due_label()),
+        ];
+        if let Some(d) = &self.view.description {
+            rows.push(("Description", d.clone()));
+        }
+        if let Some(t) = self.view.not_an_object {
+            rows.push(("Note", format!("the submitted invoice is {} {t}, not an object", article(t))));
+        }
+        if let Some(s) = self.source_label() {
+            rows.push(("Source", s));
+        }
+        rows
+    }
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// Where a file is: `s3://bucket/key`, or locally (bucket `local`) its path.
+fn location(bucket: &str, key: &str) -> String {
+    if bucket.is_empty() || bucket == "local" {
+        key.to_string()
+    } else {
+        format!("s3://{bucket}/{key}")
+    }
+}
+
+/// A field of a Lambda error's cause (`{"errorType", "errorMessage", ...}`).
+fn lambda_cause(cause: &str, field: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(cause).ok()?;
+    value.get(field)?.as_str().filter(|s| !s.trim().is_empty()).map(str::to_string)
+}
+
+/// Aligned `Label: value` lines.
+fn table(out: &mut String, rows: &[(&str, String)]) {
+    let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0) + 1;
+    for (label, value) in rows {
+        let _ = writeln!(out, "{:<width$} {value}", format!("{label}:"));
+    }
+}
+
+fn footer(out: &mut String, facts: &Facts<'_>) {
+    let _ = write!(out, "\nEvent ID: {}\n", facts.event_id);
+}
+
+/// `prefix + elastic + suffix`, the elastic part cut so the whole fits `max`.
+fn fit(prefix: &str, elastic: &str, suffix: &str, max: usize) -> String {
+    let fixed = chars(prefix) + chars(suffix);
+    if fixed >= max {
+        return short(&format!("{prefix}{elastic}{suffix}"), max);
+    }
+    format!("{prefix}{}{suffix}", short(elastic, max - fixed))
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `(subject, sms, email)` of INVOICE_PROCESSED.
+fn processed(f: &Facts<'_>) -> (String, String, String) {
+    let amount = f.view.amount_label();
+    let number = f.invoice_number();
+    let subject = match &number {
+        Some(n) => format!("Invoice {} processed: {n}, {amount}", f.short_id()),
+        None => format!("Invoice {} processed, {amount}", f.short_id()),
+    };
+    let sms = format!(
+        "Invoice {} processed{}: {amount} from {}, due {}.",
+        f.short_id(),
+        number.as_deref().map(|n| format!(" as {n}")).unwrap_or_default(),
+        f.short_customer(),
+        f.view.due_label()
+    );
+    let mut email = match &number {
+        Some(n) => format!("Invoice {} was processed and stored as invoice number {n}.\n\n", f.id()),
+        None => format!("Invoice {} was processed and stored.\n\n", f.id()),
+    };
+    let mut rows = vec![("Invoice number", number.clone().unwrap_or_else(|| "(not given)".into()))];
+    if let Some(t) = f.processed_at() {
+        rows.push(("Processed at", t));
+    }
+    rows.extend(f.invoice_rows());
+    table(&mut email, &rows);
+    email.push_str("\nNo action is needed.\n");
+    footer(&mut email, f);
+    (subject, sms, email)
+}
+
+/// `(subject, sms, email)` of INVOICE_REJECTED.
+fn rejected(f: &Facts<'_>) -> (String, String, String) {
+    let n = f.error_count();
+    let problems = plural(n, "problem", "problems");
+    let subject = if n == 0 {
+        format!("Invoice {} rejected", f.short_id())
+    } else {
+        format!("Invoice {} rejected: {problems} to fix", f.short_id())
+    };
+    let prefix = format!("Invoice {}{} rejected: ", f.short_id(), f.customer_suffix());
+    let sms = match f.errors.first() {
+        None => format!("{prefix}no reason given."),
+        Some(first) if n == 1 => fit(&prefix, &first.message, ".", MAX_SMS),
+        Some(first) => fit(&prefix, &first.message, &format!("; +{} more.", n - 1), MAX_SMS),
+    };
+    let mut email = format!("Invoice {} from customer {} was rejected", f.id(), f.view.customer_label());
+    if n == 0 {
+        email.push_str(". No reason was given; see the execution ");
+        email.push_str(&f.input.execution_name);
+        email.push_str(".\nNothing was stored.\n\n");
+    } else {
+        let _ = write!(
+            email,
+            ": {problems} must be fixed before it can be processed. Nothing was stored.\n\nWhat to fix:\n"
+        );
+        for (i, e) in f.errors.iter().enumerate() {
+            let _ = writeln!(email, "  {}. {}", i + 1, e.message);
+        }
+        if n > f.errors.len() {
+            let _ = writeln!(email, "  … and {} more.", n - f.errors.len());
+        }
+        email.push('\n');
+    }
+    table(&mut email, &f.invoice_rows());
+    email.push_str("\nCorrect the invoice and submit it again.\n");
+    footer(&mut email, f);
+    (subject, sms, email)
+}
+
+/// `(subject, sms, email)` of INVOICE_DUPLICATE.
+fn duplicate(f: &Facts<'_>) -> (String, String, String) {
+    let dup = f.input.processing.as_ref().and_then(|p| p.duplicate_of.clone()).unwrap_or_default();
+    let first = dup.invoice_number.as_deref().filter(|n| !n.trim().is_empty()).map(|n| short(n.trim(), 80));
+    let first_at = dup.processed_at.as_deref().filter(|t| !t.trim().is_empty()).map(|t| short(t.trim(), 60));
+    let subject = match &first {
+        Some(n) => format!("Duplicate invoice {}: already processed as {n}", f.short_id()),
+        None => format!("Duplicate invoice {}", f.short_id()),
+    };
+    let content = match dup.same_content {
+        Some(true) => ", same content",
+        Some(false) => ", different content",
+        None => "",
+    };
+    let sms = format!(
+        "Duplicate invoice {}{}: already processed{}{content}. Nothing stored.",
+        f.short_id(),
+        f.customer_suffix(),
+        first.as_deref().map(|n| format!(" as {n}")).unwrap_or_default()
+    );
+    let mut email = format!("Invoice {} was submitted again. It was already processed", f.id());
+    if let Some(n) = &first {
+        let _ = write!(email, " as {n}");
+    }
+    if let Some(t) = &first_at {
+        let _ = write!(email, " at {t}");
+    }
+    email.push_str(", so this submission was not stored.\n\n");
+    let first_name = first.clone().unwrap_or_else(|| "the first invoice".into());
+    match dup.same_content {
+        Some(true) => email.push_str("The content is identical to the first submission: no action is needed.\n\n"),
+        Some(false) => {
+            let _ = write!(
+                email,
+                "The content differs from the first submission, and the differences were not applied: \
+                 {first_name} keeps its first content. If this submission is a correction, send it under \
+                 a new invoice ID.\n\n"
+            );
+        }
+        None => email.push_str("Whether the content is identical to the first submission is not known.\n\n"),
+    }
+    let mut rows = vec![("First invoice number", first.unwrap_or_else(|| "(not given)".into()))];
+    if let Some(t) = first_at {
+        rows.push(("First processed at", t));
+    }
+    rows.push((
+        "Same content",
+        match dup.same_content {
+            Some(true) => "yes".into(),
+            Some(false) => "no".into(),
+            None => "(not known)".into(),
+        },
+    ));
+    rows.extend(f.invoice_rows());
+    table(&mut email, &rows);
+    footer(&mut email, f);
+    (subject, sms, email)
+}
+
+/// `(subject, sms, email)` of INVOICE_FAILED.
+fn failed(f: &Facts<'_>) -> (String, String, String) {
+    let failure = f.failure.clone().unwrap_or(FailureDoc { error: "(unknown error)".into(), cause: None });
+    let subject = format!("Invoice {} failed: {}", f.short_id(), short(&failure.error, 50));
+    let sms = fit(
+        &format!("Invoice {}{} failed: ", f.short_id(), f.customer_suffix()),
+        &failure.error,
+        ". An engineer is needed.",
+        MAX_SMS,
+    );
+    let mut email = format!(
+        "Invoice {} could not be processed because of a technical failure that retries did not overcome. \
+         An engineer needs to look at it.\n\n",
+        f.id()
+    );
+    let mut rows = vec![("Error", failure.error.clone())];
+    rows.push(("Cause", f.cause_text.clone().unwrap_or_else(|| "(not given)".into())));
+    rows.push(("Execution", f.input.execution_name.clone()));
+    rows.extend(f.invoice_rows());
+    table(&mut email, &rows);
+    email.push_str(
+        "\nWhen the cause is fixed, redrive the execution: processing is idempotent, so an invoice that was \
+         already stored is not stored twice.\n",
+    );
+    footer(&mut email, f);
+    (subject, sms, email)
+}
+
+/// `(subject, sms, email)` of FILE_REJECTED.
+fn file_rejected(f: &Facts<'_>) -> (String, String, String) {
+    let file = f.file.clone().or_else(|| {
+        f.source.as_ref().map(|s| FileInfo { bucket: s.bucket.clone(), key: s.key.clone(), ..FileInfo::default() })
+    });
+    let file = file.unwrap_or_default();
+    let name = if file.key.is_empty() { "(unknown file)".to_string() } else { file_name(&file.key).to_string() };
+    let place = if file.key.is_empty() { name.clone() } else { location(&file.bucket, &file.key) };
+    let reason = if file.reason.trim().is_empty() { "no reason given".to_string() } else { file.reason.clone() };
+    let subject = format!("File rejected: {}", short(&name, 80));
+    let sms = fit(&format!("File {} rejected: ", short(&name, SHORT_ID)), &reason, ".", MAX_SMS);
+    let mut email = format!("The file {place} was rejected: it could not be read as a whole.\n\n");
+    let mut rows = vec![("Reason", reason), ("File", place)];
+    if let Some(n) = file.records {
+        rows.push(("Records read", n.to_string()));
+    }
+    rows.push(("Upload", f.input.execution_name.clone()));
+    table(&mut email, &rows);
+    email.push_str("\nFix the file and upload it again.");
+    if file.records.is_some_and(|n| n > 0) {
+        email.push_str(" Invoices of it that were already processed will be reported as duplicates.");
+    }
+    email.push('\n');
+    footer(&mut email, f);
+    (subject, sms, email)
+}
+
+/// `eventType`, `customerId`, `currency`, `amount`, `eventId`; unknown ones left out.
+fn attributes(f: &Facts<'_>) -> Vec<Attribute> {
+    let mut out = Vec::with_capacity(5);
+    let string = |name, value: String| Attribute { name, value: AttributeValue::String(value) };
+    out.push(string("eventType", f.input.event_type.as_str().to_string()));
+    if let Some(c) = f.view.customer_id() {
+        out.push(string("customerId", c.to_string()));
+    }
+    if let Some(c) = f.view.currency() {
+        out.push(string("currency", c.code().to_string()));
+    }
+    if let Some(a) = f.view.amount() {
+        out.push(Attribute { name: "amount", value: AttributeValue::Number(a) });
+    }
+    out.push(string("eventId", f.event_id.clone()));
+    out
+}
+
+fn document(f: &Facts<'_>) -> Document {
+    let error_count = (f.input.event_type == EventType::InvoiceRejected).then(|| f.error_count());
+    Document {
+        event_id: f.event_id.clone(),
+        event_type: f.input.event_type,
+        execution_name: f.input.execution_name.clone(),
+        invoice_id: f.view.invoice_id().map(str::to_string),
+        customer_id: f.view.customer_id().map(str::to_string),
+        invoice_number: f.invoice_number(),
+        amount: f.view.amount().map(|a| a.to_string()),
+        currency: f.view.currency().map(|c| c.code().to_string()),
+        due_date: f.view.due_date().map(str::to_string),
+        processed_at: f.processed_at(),
+        duplicate_of: f.input.processing.as_ref().and_then(|p| p.duplicate_of.clone()).map(|mut d| {
+            d.invoice_number = d.invoice_number.map(|n| short(&n, 80));
+            d.processed_at = d.processed_at.map(|t| short(&t, 60));
+            d
+        }),
+        errors: f.errors.clone(),
+        error_count,
+        failure: f.failure.clone(),
+        file: f.file.clone(),
+        source: f.source.clone(),
+    }
+}

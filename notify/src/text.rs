@@ -1,0 +1,122 @@
+//! Text helpers for messages: one-line cleaning and cutting to a length in
+//! characters, always on `char` boundaries, marking a cut with `…`.
+
+use std::borrow::Cow;
+
+/// The ellipsis that marks a cut text.
+pub const ELLIPSIS: char = '…';
+
+/// Replaces control characters (line breaks, tabs, …) with spaces, so a value
+/// can go into a one-line text (a subject, an SMS, a console line).
+pub fn one_line(text: &str) -> Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        Cow::Owned(text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// At most `max` characters: a longer text keeps its first `max - 1`
+/// characters (trailing spaces dropped) and ends with `…`.
+pub fn cut(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some(_) if max == 0 => Cow::Borrowed(""),
+        Some(_) => {
+            let end = text.char_indices().nth(max - 1).map_or(text.len(), |(i, _)| i);
+            let mut out = String::with_capacity(end + ELLIPSIS.len_utf8());
+            out.push_str(text[..end].trim_end());
+            out.push(ELLIPSIS);
+            Cow::Owned(out)
+        }
+    }
+}
+
+/// [`one_line`], then [`cut`] to `max` characters.
+pub fn short(text: &str, max: usize) -> String {
+    cut(&one_line(text), max).into_owned()
+}
+
+/// Number of characters.
+pub fn chars(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// The last part of a path or object key (`incoming/2026/a.csv` → `a.csv`).
+pub fn file_name(key: &str) -> &str {
+    let trimmed = key.trim_end_matches(['/', '\\']);
+    trimmed.rsplit(['/', '\\']).next().filter(|s| !s.is_empty()).unwrap_or(key)
+}
+
+/// Replaces anything that looks like an e-mail address (`local@domain.tld`)
+/// with `<email>`, for texts from outside (service error messages) that are
+/// logged or returned.
+pub fn redact_emails(text: &str) -> Cow<'_, str> {
+    if !text.contains('@') {
+        return Cow::Borrowed(text);
+    }
+    let is_word = |c: char| c.is_alphanumeric() || "._%+-'".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let before = &rest[..at];
+        let start = before.char_indices().rev().take_while(|&(_, c)| is_word(c)).last().map_or(at, |(i, _)| i);
+        let after = &rest[at + 1..];
+        let end = after.find(|c: char| !(c.is_alphanumeric() || c == '.' || c == '-')).unwrap_or(after.len());
+        let domain = after[..end].trim_end_matches('.');
+        if start < at && domain.contains('.') {
+            out.push_str(&before[..start]);
+            out.push_str("<email>");
+            rest = &after[domain.len()..];
+        } else {
+            out.push_str(&rest[..=at]);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_on_char_boundaries() {
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("abcd", 3), "ab…");
+        assert_eq!(cut("ab d", 3), "ab…");
+        assert_eq!(cut("éééé", 3), "éé…");
+        assert_eq!(cut("日本語のテキスト", 4), "日本語…");
+        assert_eq!(cut("👍👍👍", 2), "👍…");
+        assert_eq!(cut("x", 0), "");
+        for n in 0..12 {
+            assert!(chars(&cut("Zürich-€-日本-👍-ok", n)) <= n);
+        }
+    }
+
+    #[test]
+    fn one_line_removes_breaks() {
+        assert_eq!(one_line("a\nb\tc\r"), "a b c ");
+        assert!(matches!(one_line("plain"), Cow::Borrowed(_)));
+        assert_eq!(short("line one\nline two", 10), "line one…");
+    }
+
+    #[test]
+    fn file_names() {
+        assert_eq!(file_name("incoming/2026/a.csv"), "a.csv");
+        assert_eq!(file_name("a.csv"), "a.csv");
+        assert_eq!(file_name("C:\\data\\b.json"), "b.json");
+        assert_eq!(file_name("dir/"), "dir");
+        assert_eq!(file_name(""), "");
+    }
+
+    #[test]
+    fn emails_are_redacted() {
+        assert_eq!(redact_emails("no address here"), "no address here");
+        assert_eq!(redact_emails("Invalid endpoint jane.doe+x@example.co.uk."), "Invalid endpoint <email>.");
+        assert_eq!(redact_emails("a@b.com and c@d.org"), "<email> and <email>");
+        assert_eq!(redact_emails("user@localhost stays, @ alone stays"), "user@localhost stays, @ alone stays");
+        assert_eq!(redact_emails("é@é.fr"), "<email>");
+    }
+}

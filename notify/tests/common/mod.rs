@@ -1,0 +1,104 @@
+//! Sample Notify inputs, one per event type, shared by the tests. Built from
+//! JSON text so amounts keep their digits (never through f64).
+#![allow(dead_code)]
+
+use notify::{EventType, NotifyInput};
+
+pub const PROCESSED: &str = r#"{
+  "eventType": "INVOICE_PROCESSED",
+  "executionName": "INV-001-3f2a9c0d1e4b5a6978c0d1e2f3a4b5c6",
+  "invoice": {"invoiceId": "INV-001", "customerId": "CUST-123", "customerEmail": "customer@example.com",
+              "amount": 1500.10, "currency": "USD", "dueDate": "2030-12-31", "description": "Professional services",
+              "items": [{"description": "Consulting hours", "quantity": 50, "rate": 30.002}]},
+  "source": {"bucket": "invoices-bucket", "key": "incoming/2026/batch-17.csv", "etag": "9b2cf535f27731c974343645a3985328",
+             "record": 1, "line": 2},
+  "processing": {"status": "PROCESSED", "invoiceNumber": "INV-2026-000042", "processedAt": "2026-11-24T10:15:30Z"}
+}"#;
+
+pub const REJECTED: &str = r#"{
+  "eventType": "INVOICE_REJECTED",
+  "executionName": "INV-002-0aa1b2c3d4e5f60718293a4b5c6d7e8f",
+  "invoice": {"invoiceId": "INV-002", "customerId": "CUST-9", "customerEmail": "ap@acme.example",
+              "amount": -5, "currency": "EUR", "dueDate": "2020-01-01"},
+  "source": {"bucket": "invoices-bucket", "key": "incoming/2026/batch-17.csv", "etag": "9b2cf535f27731c974343645a3985328",
+             "record": 2, "line": 3},
+  "errors": [
+    {"field": "amount", "code": "not_positive", "message": "amount must be greater than 0, got -5"},
+    {"field": "dueDate", "code": "not_in_future", "message": "dueDate 2020-01-01 must be after the processing date 2026-11-24"}
+  ]
+}"#;
+
+pub const DUPLICATE: &str = r#"{
+  "eventType": "INVOICE_DUPLICATE",
+  "executionName": "INV-001-77c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5",
+  "invoice": {"invoiceId": "INV-001", "customerId": "CUST-123", "customerEmail": "customer@example.com",
+              "amount": 1600.00, "currency": "USD", "dueDate": "2030-12-31"},
+  "source": {"bucket": "invoices-bucket", "key": "incoming/2026/batch-18.json", "etag": "1c2d", "record": 1, "line": 1},
+  "processing": {"status": "DUPLICATE", "processedAt": "2026-11-25T08:00:00Z",
+                 "duplicateOf": {"invoiceNumber": "INV-2026-000042", "processedAt": "2026-11-24T10:15:30Z",
+                                 "sameContent": false}}
+}"#;
+
+pub const FAILED: &str = r#"{
+  "eventType": "INVOICE_FAILED",
+  "executionName": "INV-003-5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b",
+  "invoice": {"invoiceId": "INV-003", "customerId": "CUST-7", "amount": "250000", "currency": "jpy",
+              "dueDate": "2031-03-01"},
+  "source": {"bucket": "local", "key": "/home/ana/invoices/march.ndjson", "etag": "run-1", "record": 12, "line": 12},
+  "failure": {"Error": "StoreUnavailable",
+              "Cause": "{\"errorType\":\"StoreUnavailable\",\"errorMessage\":\"the invoice store did not answer within 5 s\"}"}
+}"#;
+
+pub const FILE_REJECTED: &str = r#"{
+  "eventType": "FILE_REJECTED",
+  "executionName": "upload-4b8e1f0c2d3a4b5c6d7e8f9a0b1c2d3e",
+  "file": {"bucket": "invoices-bucket", "key": "incoming/2026/broken.csv",
+           "reason": "line 1: the header names no invoiceId column", "records": 0}
+}"#;
+
+/// A rejected invoice with almost nothing usable in it.
+pub const REJECTED_PARTIAL: &str = r#"{
+  "eventType": "INVOICE_REJECTED",
+  "executionName": "record-00112233445566778899aabbccddeeff",
+  "invoice": {"invoiceId": {"nested": true}, "amount": "12,50", "currency": "ZZZ", "dueDate": 20301231},
+  "errors": [
+    {"field": "invoiceId", "code": "wrong_type", "message": "invoiceId must be a string, not an object"},
+    {"field": "customerId", "code": "missing", "message": "customerId is required"},
+    {"field": "currency", "code": "unknown_currency", "message": "currency \"ZZZ\" is not an ISO 4217 code"},
+    {"field": "amount", "code": "invalid_number", "message": "amount \"12,50\" is not a decimal number"},
+    {"field": "dueDate", "code": "wrong_type", "message": "dueDate must be a string, not a number"}
+  ]
+}"#;
+
+/// A failed execution whose input had no invoice object and whose cause is plain text.
+pub const FAILED_NO_INVOICE: &str = r#"{
+  "eventType": "INVOICE_FAILED",
+  "executionName": "record-ffeeddccbbaa99887766554433221100",
+  "invoice": "not an object",
+  "failure": {"error": "States.Timeout", "cause": "Task timed out after 30.00 seconds"}
+}"#;
+
+pub fn input(text: &str) -> NotifyInput {
+    NotifyInput::from_json(serde_json::from_str(text).expect("fixture is JSON")).expect("fixture is an input")
+}
+
+/// One input per event type, named, in [`EventType::ALL`] order.
+pub fn every_event() -> Vec<(&'static str, NotifyInput)> {
+    let all = vec![
+        ("processed", input(PROCESSED)),
+        ("rejected", input(REJECTED)),
+        ("duplicate", input(DUPLICATE)),
+        ("failed", input(FAILED)),
+        ("file_rejected", input(FILE_REJECTED)),
+    ];
+    assert_eq!(all.iter().map(|(_, i)| i.event_type).collect::<Vec<_>>(), EventType::ALL);
+    all
+}
+
+/// Every sample, the odd ones included.
+pub fn every_sample() -> Vec<(&'static str, NotifyInput)> {
+    let mut all = every_event();
+    all.push(("rejected_partial", input(REJECTED_PARTIAL)));
+    all.push(("failed_no_invoice", input(FAILED_NO_INVOICE)));
+    all
+}

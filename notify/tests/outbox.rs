@@ -1,0 +1,268 @@
+//! The local outbox against a real file: the shape of its lines, one line per
+//! eventId on retry and across reopen, many concurrent writers, torn and
+//! corrupt lines.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use common::{every_event, input};
+use notify::{compose, console_line, handle, EventType, NotifyInput, Outbox, OutboxError};
+use serde_json::Value;
+
+fn lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
+        .collect()
+}
+
+#[test]
+fn a_line_holds_what_sns_would_receive() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.jsonl");
+    let outbox = Outbox::open(&path).unwrap();
+    let message = compose(&input(common::PROCESSED));
+    let appended = outbox.append(&message).unwrap();
+    assert!(appended.new);
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.ends_with('\n') && text.lines().count() == 1, "{text}");
+    let line: Value = serde_json::from_str(&text).unwrap();
+    let keys: Vec<_> = line.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["eventId", "messageId", "topic", "eventType", "subject", "attributes", "default", "email", "sms"]
+    );
+    assert_eq!(line["eventId"], "INV-001-3f2a9c0d1e4b5a6978c0d1e2f3a4b5c6:INVOICE_PROCESSED");
+    assert_eq!(line["messageId"], appended.message_id.as_str());
+    assert_eq!(line["topic"], "success");
+    assert_eq!(line["subject"], message.subject.as_str());
+    assert_eq!(line["email"], message.email.as_str());
+    assert_eq!(line["sms"], message.sms.as_str());
+    assert_eq!(line["default"], serde_json::to_value(&message.document).unwrap());
+    // Attributes as plain JSON: the amount a number with its exact digits.
+    assert!(text.contains(r#""amount":1500.10"#), "{text}");
+    assert_eq!(line["attributes"]["customerId"], "CUST-123");
+    assert_eq!(line["attributes"]["eventType"], "INVOICE_PROCESSED");
+    assert_eq!(line["attributes"]["eventId"], line["eventId"]);
+    // Written to the OS before append returned: another reader sees it without a sync.
+    assert_eq!(lines(&path).len(), 1);
+}
+
+#[tokio::test]
+async fn a_retried_step_writes_its_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.jsonl");
+    let outbox = Outbox::open(&path).unwrap();
+    let mut outputs = Vec::new();
+    for (_, input) in every_event() {
+        let first = handle(&input, &outbox).await.unwrap();
+        let retry = handle(&input, &outbox).await.unwrap();
+        assert_eq!(first, retry, "a retry answers the same");
+        assert_eq!(first.event_id, input.event_id());
+        assert_eq!(first.topic, input.event_type.topic());
+        outputs.push(first);
+    }
+    assert_eq!(outbox.len(), 5);
+    let written = lines(&path);
+    assert_eq!(written.len(), 5);
+    let ids: Vec<_> = written.iter().map(|l| l["messageId"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, outputs.iter().map(|o| o.message_id.clone()).collect::<Vec<_>>());
+    let topics: Vec<_> = written.iter().map(|l| l["topic"].as_str().unwrap().to_string()).collect();
+    assert_eq!(topics, ["success", "error", "duplicate", "error", "error"]);
+}
+
+#[test]
+fn events_are_held_once_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.jsonl");
+    let processed = compose(&input(common::PROCESSED));
+    let rejected = compose(&input(common::REJECTED));
+    let first_id = {
+        let outbox = Outbox::open(&path).unwrap();
+        outbox.append(&processed).unwrap().message_id
+    };
+    let outbox = Outbox::open(&path).unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert!(outbox.contains(&processed.event_id));
+    let again = outbox.append(&processed).unwrap();
+    assert!(!again.new);
+    assert_eq!(again.message_id, first_id);
+    assert!(outbox.append(&rejected).unwrap().new);
+    drop(outbox);
+    assert_eq!(lines(&path).len(), 2);
+}
+
+#[test]
+fn a_second_opener_is_refused_while_the_outbox_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.jsonl");
+    let first = Outbox::open(&path).unwrap();
+    let second = Outbox::open(&path).unwrap_err();
+    assert!(matches!(second, OutboxError::Locked { .. }), "{second}");
+    assert!(second.to_string().contains("outbox.jsonl"));
+    drop(first);
+    Outbox::open(&path).unwrap();
+}
+
+#[test]
+fn a_line_torn_by_a_crash_is_cut_off_on_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.jsonl");
+    {
+        let outbox = Outbox::open(&path).unwrap();
+        outbox.append(&compose(&input(common::PROCESSED))).unwrap();
+        outbox.append(&compose(&input(common::REJECTED))).unwrap();
+    }
+    let good = std::fs::metadata(&path).unwrap().len();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(br#"{"eventId":"INV-009:INVOICE_PROC"#);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let outbox = Outbox::open(&path).unwrap();
+    assert_eq!(outbox.len(), 2);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
+    assert!(outbox.append(&compose(&input(common::FAILED))).unwrap().new);
+    drop(outbox);
+    assert_eq!(lines(&path).len(), 3);
+}
+
+#[test]
+fn a_complete_last_line_without_its_newline_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.jsonl");
+    std::fs::write(&path, "{\"eventId\":\"hand-written:INVOICE_FAILED\"}").unwrap();
+    let outbox = Outbox::open(&path).unwrap();
+    assert!(outbox.contains("hand-written:INVOICE_FAILED"));
+    outbox.append(&compose(&input(common::FAILED))).unwrap();
+    drop(outbox);
+    assert_eq!(lines(&path).len(), 2);
+}
+
+#[test]
+fn a_corrupt_line_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.jsonl");
+    std::fs::write(&path, "{\"eventId\":\"a\"}\n\nnot json\n{\"eventId\":\"b\"}\n").unwrap();
+    let err = Outbox::open(&path).unwrap_err();
+    match &err {
+        OutboxError::Corrupt { line, .. } => assert_eq!(*line, 3),
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains("outbox.jsonl, line 3"), "{err}");
+    // Nothing was changed.
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 4);
+}
+
+#[test]
+fn a_missing_directory_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-dir").join("outbox.jsonl");
+    let err = Outbox::open(&path).unwrap_err();
+    assert!(matches!(err, OutboxError::Io { .. }));
+    assert!(err.to_string().contains("no-such-dir"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_concurrent_writers_each_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.jsonl");
+    let outbox = Arc::new(Outbox::open(&path).unwrap());
+    const TASKS: usize = 16;
+    const PER_TASK: usize = 500;
+    let template = input(common::PROCESSED);
+    let mut tasks = Vec::new();
+    for t in 0..TASKS {
+        let outbox = Arc::clone(&outbox);
+        let template = template.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut news = 0;
+            for i in 0..PER_TASK {
+                // Half the events are shared by two tasks: retried steps racing.
+                let owner = if i % 2 == 0 { t } else { t / 2 * 2 };
+                let input = NotifyInput { execution_name: format!("exec-{owner}-{i}"), ..template.clone() };
+                let out = handle(&input, &outbox).await.unwrap();
+                assert_eq!(out.event_id, format!("exec-{owner}-{i}:INVOICE_PROCESSED"));
+                news += usize::from(outbox.contains(&out.event_id));
+            }
+            news
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), PER_TASK);
+    }
+    let expected = TASKS * PER_TASK / 2 + TASKS / 2 * PER_TASK / 2;
+    assert_eq!(outbox.len(), expected);
+    let written = lines(&path);
+    assert_eq!(written.len(), expected);
+    let ids: HashSet<_> = written.iter().map(|l| l["eventId"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), expected, "every eventId once");
+    assert!(written.iter().all(|l| l["eventType"] == EventType::InvoiceProcessed.as_str()));
+}
+
+#[test]
+fn the_console_line_is_one_line() {
+    for (_, input) in every_event() {
+        let line = console_line(&compose(&input));
+        assert!(line.starts_with(&format!("[{}] ", input.event_type.topic())), "{line}");
+        assert!(!line.contains('\n') && line.chars().count() <= 200, "{line}");
+    }
+    assert_eq!(
+        console_line(&compose(&input(common::REJECTED))),
+        "[error] Invoice INV-002 (CUST-9) rejected: amount must be greater than 0, got -5; +1 more."
+    );
+}
+
+/// Run as a child process by the test below: appends until killed, printing
+/// `ACK <eventId>` after each append returned.
+fn write_until_killed(path: &str) -> ! {
+    use std::io::Write;
+    let outbox = Outbox::open(path).unwrap();
+    let template = input(common::REJECTED);
+    let mut stdout = std::io::stdout().lock();
+    for i in 0.. {
+        let input = NotifyInput { execution_name: format!("killed-{i}"), ..template.clone() };
+        let message = compose(&input);
+        outbox.append(&message).unwrap();
+        writeln!(stdout, "ACK {}", message.event_id).unwrap();
+        stdout.flush().unwrap();
+    }
+    unreachable!()
+}
+
+#[test]
+fn a_killed_writer_loses_nothing_it_acknowledged() {
+    use std::io::BufRead;
+    if let Ok(path) = std::env::var("NOTIFY_OUTBOX_CHILD") {
+        write_until_killed(&path);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.jsonl");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "a_killed_writer_loses_nothing_it_acknowledged", "--nocapture", "--test-threads=1"])
+        .env("NOTIFY_OUTBOX_CHILD", &path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut acked = Vec::new();
+    let reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    for line in reader.lines() {
+        if let Some(id) = line.unwrap().strip_prefix("ACK ") {
+            acked.push(id.to_string());
+            if acked.len() == 2000 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL: no destructor, no flush
+    child.wait().unwrap();
+    assert_eq!(acked.len(), 2000, "the child stopped early");
+    let outbox = Outbox::open(&path).unwrap();
+    for id in &acked {
+        assert!(outbox.contains(id), "{id} was acknowledged but is not in the outbox");
+    }
+    assert!(outbox.len() >= acked.len());
+}
