@@ -629,7 +629,7 @@ impl<'e> Exec<'e> {
         let mut cursor = id;
         loop {
             let attempt = self.attempt(st, &input, &*vars, id, cursor, entered_at, retry_count).await;
-            let failure = match attempt {
+            let (failure, began) = match attempt {
                 Ok((result, assigned, last)) => match self.apply_result_path(&st.result_path, &mut input, result, last)
                 {
                     Ok(()) => {
@@ -641,13 +641,13 @@ impl<'e> Exec<'e> {
                         }
                         return Ok(Step { output, next: st.next, last });
                     }
-                    Err(f) => f,
+                    Err(f) => (f, false),
                 },
-                Err(f) => f,
+                Err(fb) => fb,
             };
             let decision = decide(st, &failure, &mut counts);
             let mut failure = failure;
-            if !matches!(decision, Decision::Retry(_)) {
+            if began && !matches!(decision, Decision::Retry(_)) {
                 let failed_event = match st.kind {
                     Kind::Map(_) => Some("MapStateFailed"),
                     Kind::Parallel { .. } => Some("ParallelStateFailed"),
@@ -693,15 +693,32 @@ impl<'e> Exec<'e> {
         cursor: u64,
         entered_at: DateTime<Utc>,
         retry: u32,
-    ) -> Result<(Value, Option<Vec<(String, Value)>>, u64), Failure> {
+    ) -> Result<(Value, Option<Vec<(String, Value)>>, u64), (Failure, bool)> {
         let (raw, last) = match &st.kind {
-            Kind::Task(spec) => self.task_attempt(st, spec, input, vars, id, cursor, entered_at, retry).await?,
+            Kind::Task(spec) => {
+                self.task_attempt(st, spec, input, vars, id, cursor, entered_at, retry).await.map_err(|f| (f, false))?
+            }
             Kind::Map(spec) => self.map_attempt(st, spec, input, vars, id, cursor, entered_at).await?,
             Kind::Parallel { branches } => {
                 self.parallel_attempt(st, branches, input, vars, id, cursor, entered_at).await?
             }
             _ => unreachable!("only Task, Map and Parallel retry"),
         };
+        self.finish_attempt(st, id, raw, last, entered_at, retry, vars).map_err(|f| (f, false))
+    }
+
+    /// ResultSelector, the payload size check and the Assign values of a successful attempt.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_attempt(
+        &self,
+        st: &State,
+        id: u64,
+        raw: Value,
+        last: u64,
+        entered_at: DateTime<Utc>,
+        retry: u32,
+        vars: &Vars<'_>,
+    ) -> Result<(Value, Option<Vec<(String, Value)>>, u64), Failure> {
         let ctx = self.ctx(st, entered_at, retry);
         let env = Env { ctx: &ctx, vars };
         let result = match &st.result_selector {
@@ -963,33 +980,34 @@ impl<'e> Exec<'e> {
         id: u64,
         cursor: u64,
         entered_at: DateTime<Utc>,
-    ) -> Result<(Value, u64), Failure> {
+    ) -> Result<(Value, u64), (Failure, bool)> {
         let ctx = self.ctx(st, entered_at, 0);
         let env = Env { ctx: &ctx, vars };
-        let eff = self.effective(st, id, input, &env)?;
+        let before = |f: Failure| (f, false);
+        let eff = self.effective(st, id, input, &env).map_err(before)?;
         let items_val = match &spec.items_path {
-            Some(p) => env.resolve(p, &eff).map_err(|_| self.invalid_path(st, id, p, &eff, &env))?,
+            Some(p) => env.resolve(p, &eff).map_err(|_| self.invalid_path(st, id, p, &eff, &env)).map_err(before)?,
             None => Cow::Borrowed(&*eff),
         };
         let Some(items) = items_val.as_array() else {
             let path = spec.items_path.as_ref().map_or("$", |p| &p.text);
-            return Err(self.runtime(
+            return Err(before(self.runtime(
                 st,
                 id,
                 format!(
                     "The ItemsPath field refers to value \"{}\" which is not a valid JSON array: {path}",
                     quoted(&items_val)
                 ),
-            ));
+            )));
         };
         let limit = match &spec.max_concurrency {
             MaxConcurrency::Fixed(n) => *n as usize,
             MaxConcurrency::Path(p) => {
-                let v = env.resolve(p, &eff).map_err(|_| self.invalid_path(st, id, p, &eff, &env))?;
+                let v = env.resolve(p, &eff).map_err(|_| self.invalid_path(st, id, p, &eff, &env)).map_err(before)?;
                 match int_value(&v) {
                     Some(n) if n >= 0 => n as usize,
                     _ => {
-                        return Err(self.runtime(
+                        return Err(before(self.runtime(
                             st,
                             id,
                             format!(
@@ -997,7 +1015,7 @@ impl<'e> Exec<'e> {
                                 quoted(&v),
                                 p.text
                             ),
-                        ))
+                        )))
                     }
                 }
             }
@@ -1011,7 +1029,8 @@ impl<'e> Exec<'e> {
         if limit == 1 || n <= 1 {
             let mut prev = started;
             for (i, item) in items.iter().enumerate() {
-                let (_, out, last, done) = self.iteration(st, spec, i, item, &eff, vars, prev, entered_at).await?;
+                let (_, out, last, done) =
+                    self.iteration(st, spec, i, item, &eff, vars, prev, entered_at).await.map_err(|f| (f, true))?;
                 results.push(out);
                 prev = last;
                 last_done = done;
@@ -1034,7 +1053,7 @@ impl<'e> Exec<'e> {
                             next += 1;
                         }
                     }
-                    Err(f) => return Err(f),
+                    Err(f) => return Err((f, true)),
                 }
             }
             results = slots.into_iter().map(Option::unwrap_or_default).collect();
@@ -1105,13 +1124,13 @@ impl<'e> Exec<'e> {
         id: u64,
         cursor: u64,
         entered_at: DateTime<Utc>,
-    ) -> Result<(Value, u64), Failure> {
+    ) -> Result<(Value, u64), (Failure, bool)> {
         let branch_input = {
             let ctx = self.ctx(st, entered_at, 0);
             let env = Env { ctx: &ctx, vars };
-            let eff = self.effective(st, id, input, &env)?;
+            let eff = self.effective(st, id, input, &env).map_err(|f| (f, false))?;
             match &st.parameters {
-                Some(t) => t.eval(&eff, &env).map_err(|m| self.runtime(st, id, m))?,
+                Some(t) => t.eval(&eff, &env).map_err(|m| (self.runtime(st, id, m), false))?,
                 None => eff.into_owned(),
             }
         };
@@ -1130,7 +1149,7 @@ impl<'e> Exec<'e> {
             .collect();
         let mut last = started;
         while let Some(r) = pending.next().await {
-            let (i, (out, l)) = r?;
+            let (i, (out, l)) = r.map_err(|f| (f, true))?;
             slots[i] = Some(out);
             last = l;
         }
