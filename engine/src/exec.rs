@@ -28,6 +28,11 @@ use crate::task::{function_name, TaskContext, TaskFailure, TaskRegistry};
 use crate::template::field_error;
 use crate::value::{compact, json_size, random_uuid, MAX_PAYLOAD_BYTES};
 
+/// Variables to assign when a state completes.
+type Assigned = Option<Vec<(String, Value)>>;
+/// A successful attempt: the result, its assignments and its last event.
+type Attempt = (Value, Assigned, u64);
+
 pub(crate) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What every execution of an engine shares.
@@ -347,7 +352,7 @@ impl<'e> Exec<'e> {
         t: Option<&crate::template::Tmpl>,
         data: &Value,
         env: &Env,
-    ) -> Result<Option<Vec<(String, Value)>>, Failure> {
+    ) -> Result<Assigned, Failure> {
         match t {
             None => Ok(None),
             Some(t) => t.eval_assign(data, env).map(Some).map_err(|m| self.runtime(st, id, m)),
@@ -693,7 +698,7 @@ impl<'e> Exec<'e> {
         cursor: u64,
         entered_at: DateTime<Utc>,
         retry: u32,
-    ) -> Result<(Value, Option<Vec<(String, Value)>>, u64), (Failure, bool)> {
+    ) -> Result<Attempt, (Failure, bool)> {
         let (raw, last) = match &st.kind {
             Kind::Task(spec) => {
                 self.task_attempt(st, spec, input, vars, id, cursor, entered_at, retry).await.map_err(|f| (f, false))?
@@ -718,7 +723,7 @@ impl<'e> Exec<'e> {
         entered_at: DateTime<Utc>,
         retry: u32,
         vars: &Vars<'_>,
-    ) -> Result<(Value, Option<Vec<(String, Value)>>, u64), Failure> {
+    ) -> Result<Attempt, Failure> {
         let ctx = self.ctx(st, entered_at, retry);
         let env = Env { ctx: &ctx, vars };
         let result = match &st.result_selector {
