@@ -101,14 +101,14 @@ pub(crate) fn is_operator(key: &str) -> bool {
 
 /// Compiles one rule (without its `Next`/`Assign`); errors are (field, message).
 pub(crate) fn compile(rule: &Map<String, Value>, top: bool) -> Result<Cond, (String, String)> {
+    if !top && rule.contains_key("Next") {
+        return Err(("Next".into(), "A nested choice rule must not have a 'Next' field".into()));
+    }
     let allowed_extra: &[&str] = if top { &["Next", "Assign", "Comment"] } else { &["Comment"] };
     for k in rule.keys() {
         if !(k == "Variable" || is_operator(k) || allowed_extra.contains(&k.as_str())) {
             return Err((k.clone(), format!("Field '{k}' is not supported in a choice rule")));
         }
-    }
-    if !top && rule.contains_key("Next") {
-        return Err(("Next".into(), "A nested choice rule must not have a 'Next' field".into()));
     }
     let ops: Vec<&String> = rule.keys().filter(|k| is_operator(k)).collect();
     if ops.len() != 1 {

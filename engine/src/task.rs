@@ -94,6 +94,8 @@ where
 #[derive(Clone, Default)]
 pub struct TaskRegistry {
     by_key: HashMap<String, Arc<dyn TaskHandler>>,
+    /// Handlers registered by Lambda ARN, also found by their function name.
+    by_arn_name: HashMap<String, Arc<dyn TaskHandler>>,
 }
 
 /// The function name (with qualifier, if any) in a Lambda ARN, partial ARN or name:
@@ -113,17 +115,29 @@ impl TaskRegistry {
     /// Registers a handler under a key: a full resource ARN (any service), a Lambda
     /// function ARN, or a bare function name (optionally `name:qualifier`).
     pub fn register(&mut self, key: impl Into<String>, handler: Arc<dyn TaskHandler>) {
-        self.by_key.insert(key.into(), handler);
+        let key = key.into();
+        if key.contains("function:") {
+            self.by_arn_name.insert(function_name(&key).to_owned(), handler.clone());
+        }
+        self.by_key.insert(key, handler);
     }
 
-    /// Finds the handler for a Lambda function given by ARN or name: the exact text,
-    /// then `name:qualifier`, then the bare name.
+    /// Finds the handler for a Lambda function given by ARN or name: the exact text, the
+    /// ARN without its qualifier, then `name:qualifier` and the bare name (registered as
+    /// such, or as the name part of a registered ARN).
     pub fn lambda(&self, name_or_arn: &str) -> Option<&Arc<dyn TaskHandler>> {
         if let Some(h) = self.by_key.get(name_or_arn) {
             return Some(h);
         }
         let name = function_name(name_or_arn);
-        self.by_key.get(name).or_else(|| name.split(':').next().and_then(|bare| self.by_key.get(bare)))
+        let bare = name.split(':').next().unwrap_or(name);
+        if name != bare {
+            let unqualified = &name_or_arn[..name_or_arn.len() - (name.len() - bare.len())];
+            if let Some(h) = self.by_key.get(unqualified) {
+                return Some(h);
+            }
+        }
+        [name, bare].iter().find_map(|k| self.by_key.get(*k).or_else(|| self.by_arn_name.get(*k)))
     }
 
     /// Finds the handler for a non-Lambda resource by its exact ARN.
@@ -152,6 +166,8 @@ mod tests {
         assert!(r.lambda("validate").is_some());
         assert!(r.lambda("arn:aws:lambda:eu-west-1:1:function:process").is_some());
         assert!(r.lambda("notify").is_none());
+        assert!(r.lambda("arn:aws:lambda:eu-west-1:1:function:process:live").is_some());
+        assert!(r.lambda("process").is_some(), "a handler registered by ARN is found by its function name");
         assert_eq!(function_name("arn:aws:lambda:r:a:function:f:q"), "f:q");
     }
 
