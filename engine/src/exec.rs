@@ -712,7 +712,7 @@ impl<'e> Exec<'e> {
         self.finish_attempt(st, id, raw, last, entered_at, retry, vars).map_err(|f| (f, false))
     }
 
-    /// ResultSelector, the payload size check and the Assign values of a successful attempt.
+    /// The Assign values, ResultSelector and the payload size check of a successful attempt.
     #[allow(clippy::too_many_arguments)]
     fn finish_attempt(
         &self,
@@ -726,6 +726,9 @@ impl<'e> Exec<'e> {
     ) -> Result<Attempt, Failure> {
         let ctx = self.ctx(st, entered_at, retry);
         let env = Env { ctx: &ctx, vars };
+        // Assign sees the raw result, before ResultSelector (as LocalStack's AWS-validated
+        // interpreter does).
+        let assigned = self.eval_assign(st, id, st.assign.as_ref(), &raw, &env)?;
         let result = match &st.result_selector {
             Some(t) => t.eval(&raw, &env).map_err(|m| self.runtime(st, id, m))?,
             None => raw,
@@ -733,7 +736,6 @@ impl<'e> Exec<'e> {
         if json_size(&result) > MAX_PAYLOAD_BYTES {
             return Err(self.data_limit(st, last));
         }
-        let assigned = self.eval_assign(st, id, st.assign.as_ref(), &result, &env)?;
         Ok((result, assigned, last))
     }
 
@@ -1034,31 +1036,59 @@ impl<'e> Exec<'e> {
         if limit == 1 || n <= 1 {
             let mut prev = started;
             for (i, item) in items.iter().enumerate() {
-                let (_, out, last, done) =
-                    self.iteration(st, spec, i, item, &eff, vars, prev, entered_at).await.map_err(|f| (f, true))?;
+                let (_, out, last, done) = self
+                    .iteration(st, spec, id, i, item, &eff, vars, prev, entered_at)
+                    .await
+                    .map_err(|(_, f)| (f, true))?;
                 results.push(out);
                 prev = last;
                 last_done = done;
             }
         } else {
             let mut slots: Vec<Option<Value>> = (0..n).map(|_| None).collect();
+            let mut running = vec![false; n];
             let mut pending = FuturesUnordered::new();
             let mut next = 0;
             while next < n && pending.len() < limit {
-                pending.push(self.iteration(st, spec, next, &items[next], &eff, vars, started, entered_at));
+                running[next] = true;
+                pending.push(self.iteration(st, spec, id, next, &items[next], &eff, vars, started, entered_at));
                 next += 1;
             }
             while let Some(r) = pending.next().await {
                 match r {
                     Ok((index, out, last, done)) => {
                         slots[index] = Some(out);
+                        running[index] = false;
                         last_done = done;
                         if next < n {
-                            pending.push(self.iteration(st, spec, next, &items[next], &eff, vars, last, entered_at));
+                            running[next] = true;
+                            pending.push(self.iteration(
+                                st,
+                                spec,
+                                id,
+                                next,
+                                &items[next],
+                                &eff,
+                                vars,
+                                last,
+                                entered_at,
+                            ));
                             next += 1;
                         }
                     }
-                    Err(f) => return Err((f, true)),
+                    Err((index, f)) => {
+                        running[index] = false;
+                        drop(pending);
+                        for (i, _) in running.iter().enumerate().filter(|(_, r)| **r) {
+                            self.emit("MapIterationAborted", f.last, || {
+                                Some((
+                                    "mapIterationAbortedEventDetails",
+                                    obj([("name", st.name.to_string().into()), ("index", i.into())]),
+                                ))
+                            });
+                        }
+                        return Err((f, true));
+                    }
                 }
             }
             results = slots.into_iter().map(Option::unwrap_or_default).collect();
@@ -1074,18 +1104,19 @@ impl<'e> Exec<'e> {
         &self,
         st: &State,
         spec: &MapSpec,
+        id: u64,
         index: usize,
         item: &Value,
         eff: &Value,
         vars: &Vars<'_>,
         prev: u64,
         entered_at: DateTime<Utc>,
-    ) -> Result<(usize, Value, u64, u64), Failure> {
+    ) -> Result<(usize, Value, u64, u64), (usize, Failure)> {
         let item_input = match &spec.item_selector {
             Some(t) => {
                 let ctx = Ctx { item: Some((index, item)), ..self.ctx(st, entered_at, 0) };
                 let env = Env { ctx: &ctx, vars };
-                t.eval(eff, &env).map_err(|m| self.runtime(st, prev, m))?
+                t.eval(eff, &env).map_err(|m| (index, self.runtime(st, id, m)))?
             }
             None => item.clone(),
         };
@@ -1114,7 +1145,7 @@ impl<'e> Exec<'e> {
                         obj([("name", st.name.to_string().into()), ("index", index.into())]),
                     ))
                 });
-                Err(f)
+                Err((index, f))
             }
         }
     }

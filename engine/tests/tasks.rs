@@ -291,3 +291,38 @@ async fn map_runs_tasks_concurrently_up_to_max_concurrency() {
     assert_eq!(out.output.unwrap(), Value::Array(want), "results keep the items' order");
     assert_eq!(peak.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_iteration_fails_the_map_and_aborts_the_others() {
+    let engine = Engine::builder()
+        .handler(
+            "work",
+            handler_fn(|input, ctx| async move {
+                if input == json!(2) {
+                    return Err(TaskFailure::new("BadItem", "item 2"));
+                }
+                ctx.clock.sleep(Duration::from_secs(30)).await;
+                Ok(input)
+            }),
+        )
+        .build();
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
+        "ItemProcessor": {"StartAt": "W", "States": {"W": {"Type": "Task",
+            "Resource": "arn:aws:lambda:us-east-1:1:function:work", "End": true}}}, "End": true}}});
+    let out = engine.run(&machine(def), ExecutionRequest::new("e", json!({"items": [1, 2, 3]})).with_history()).await;
+    assert_eq!(out.error.as_deref(), Some("BadItem"));
+    let types: Vec<String> = out.history.unwrap().iter().map(|e| e.event_type.clone()).collect();
+    assert_eq!(types.iter().filter(|t| *t == "MapIterationAborted").count(), 2, "{types:?}");
+    assert!(types.contains(&"MapStateFailed".to_owned()));
+}
+
+#[tokio::test]
+async fn assign_sees_the_raw_result_and_result_selector_shapes_the_output() {
+    let engine = Engine::builder().handler("f", handler_fn(|_, _| async { Ok(json!({"raw": 1, "extra": 2})) })).build();
+    let def = json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f",
+              "ResultSelector": {"kept.$": "$.raw"}, "Assign": {"extra.$": "$.extra"}, "Next": "P"},
+        "P": {"Type": "Pass", "Parameters": {"out.$": "$", "extra.$": "$extra"}, "End": true}}});
+    let out = engine.execute(&machine(def), "e", json!({})).await;
+    assert_eq!(out.output.unwrap(), json!({"out": {"kept": 1}, "extra": 2}));
+}
