@@ -90,10 +90,17 @@ fn run_one(a: RunArgs) -> Result<u8, String> {
         req = req.with_mocks(Arc::new(case));
     }
     let mocked: Vec<String> = req.mocks.as_ref().map(|c| c.states().map(str::to_owned).collect()).unwrap_or_default();
-    for (state, what) in engine.missing_handlers(&machine) {
-        if !mocked.contains(&state) {
-            eprintln!("invoices states run: warning: Task state '{state}' ({what}) is not mocked; it fails if reached");
-        }
+    let unserved: Vec<String> = engine
+        .missing_handlers(&machine)
+        .into_iter()
+        .filter(|(state, _)| !mocked.contains(state))
+        .map(|(state, what)| format!("{state} ({what})"))
+        .collect();
+    if !unserved.is_empty() {
+        eprintln!(
+            "invoices states run: warning: no mock for these Task states, which fail if reached: {}",
+            unserved.join(", ")
+        );
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
