@@ -202,6 +202,37 @@ pub(crate) struct Definition {
     pub graph: Graph,
     pub timeout_seconds: Option<u64>,
     pub comment: Option<String>,
+    /// Whether any path may read `$$.Execution.Input` (else executions need not keep a copy).
+    pub reads_execution_input: bool,
+}
+
+/// True when some string of the definition may read the execution input through the
+/// context object: any `$$` other than `$$.Execution.{Name,Id,StartTime,RoleArn,
+/// RedriveCount}`, `$$.State.…`, `$$.StateMachine.…`, `$$.Map.…` and `$$.Task.…`.
+fn reads_execution_input(v: &Value) -> bool {
+    const SAFE: [&str; 9] = [
+        ".Execution.Name",
+        ".Execution.Id",
+        ".Execution.StartTime",
+        ".Execution.RoleArn",
+        ".Execution.RedriveCount",
+        ".State.",
+        ".StateMachine.",
+        ".Map.",
+        ".Task.",
+    ];
+    let text_reads = |s: &str| {
+        s.match_indices("$$").any(|(i, _)| {
+            let after = &s[i + 2..];
+            !SAFE.iter().any(|p| after.starts_with(p))
+        })
+    };
+    match v {
+        Value::String(s) => text_reads(s),
+        Value::Array(a) => a.iter().any(reads_execution_input),
+        Value::Object(m) => m.iter().any(|(k, x)| text_reads(k) || reads_execution_input(x)),
+        _ => false,
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1003,7 +1034,24 @@ pub(crate) fn load(text: &str) -> Result<Definition, DefinitionError> {
             graph,
             timeout_seconds,
             comment: obj.get("Comment").and_then(Value::as_str).map(str::to_owned),
+            reads_execution_input: reads_execution_input(&root),
         }),
         _ => Err(DefinitionError { diagnostics: l.diags }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_definitions_that_may_read_the_execution_input_keep_a_copy() {
+        let safe = json!({"P": {"a.$": "$$.Execution.Name", "b.$": "States.Format('{}', $$.State.Name)", "c.$": "$$.Map.Item.Value"}});
+        assert!(!reads_execution_input(&safe));
+        for reads in ["$$.Execution.Input.x", "$$", "$$.Execution", "$$['Execution']", "States.JsonToString($$)"] {
+            assert!(reads_execution_input(&json!({"P": {"x.$": reads}})), "{reads}");
+        }
+        assert!(reads_execution_input(&json!({"InputPath": "$$.Execution.Input"})));
     }
 }

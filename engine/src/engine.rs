@@ -177,6 +177,7 @@ pub struct Engine {
     shared: Arc<Shared>,
     record_history: bool,
     account: Arc<str>,
+    role_arn: Arc<str>,
 }
 
 /// Configures an [`Engine`].
@@ -234,6 +235,7 @@ impl EngineBuilder {
                 region: self.region,
             }),
             record_history: self.record_history,
+            role_arn: format!("arn:aws:iam::{}:role/StepFunctionsLocal", self.account).into(),
             account: self.account.into(),
         }
     }
@@ -302,11 +304,12 @@ impl Engine {
             info: ExecInfo {
                 name: name.as_str().into(),
                 arn: exec_arn.as_str().into(),
-                input: input.clone(),
+                // `$$.Execution.Input` needs a copy only if the definition can read it.
+                input: if machine.inner.def.reads_execution_input { input.clone() } else { Value::Null },
                 start_time: start,
                 machine_arn: sm_arn.into(),
                 machine_name: machine.inner.name.clone(),
-                role_arn: format!("arn:aws:iam::{}:role/StepFunctionsLocal", self.account).into(),
+                role_arn: self.role_arn.clone(),
             },
             rec: Recorder::new(self.record_history || history),
             mocks,

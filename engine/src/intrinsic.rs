@@ -64,9 +64,9 @@ impl Func {
 /// One argument of a call.
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {
-    /// A quoted literal: its text with escapes resolved, and as written (for Format).
+    /// A quoted literal: its value (escapes resolved), and its text as written (for Format).
     Str {
-        value: String,
+        value: Value,
         raw: String,
     },
     Lit(Value),
@@ -340,7 +340,7 @@ impl Call {
 
 fn eval_arg<'x>(a: &'x Arg, data: &'x Value, env: &'x Env) -> Result<Cow<'x, Value>, EvalError> {
     match a {
-        Arg::Str { value, .. } => Ok(Cow::Owned(Value::String(value.clone()))),
+        Arg::Str { value, .. } => Ok(Cow::Borrowed(value)),
         Arg::Lit(v) => Ok(Cow::Borrowed(v)),
         Arg::Path(p) => env.resolve(p, data).map_err(|_| EvalError::Missing(p.text.clone())),
         Arg::Call(c) => c.eval(data, env).map(Cow::Owned),
@@ -431,7 +431,10 @@ impl P<'_> {
                     match c {
                         '\'' => {
                             self.i = start + k + 1;
-                            return Ok(Arg::Str { value, raw: self.t[start..start + k].to_owned() });
+                            return Ok(Arg::Str {
+                                value: Value::String(value),
+                                raw: self.t[start..start + k].to_owned(),
+                            });
                         }
                         '\\' => match chars.next() {
                             Some((_, n)) => value.push(n),
