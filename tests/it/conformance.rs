@@ -1,1 +1,106 @@
 //! The AWS-recorded ASL conformance corpus, run through `invoices states run`.
+//!
+//! `engine/conformance/run-asl.py` runs every case of `engine/conformance/asl/` (714
+//! executions recorded on AWS Step Functions) through the binary and compares outputs,
+//! error names and causes with AWS's. Every case must pass; the failures are printed.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn every_aws_recorded_case_passes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let runner = root.join("engine/conformance/run-asl.py");
+    let out = Command::new("python3")
+        .arg(&runner)
+        .args(["-j", "2", "--"])
+        .arg(env!("CARGO_BIN_EXE_invoices"))
+        .args(["states", "run", "{definition}", "--input", "@{input}"])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run python3 {}: {e} (the conformance check needs Python 3)", runner.display())
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary = stdout.lines().last().unwrap_or_default();
+    println!("ASL conformance: {summary}");
+    assert!(
+        out.status.success() && summary.ends_with(" 0 failed"),
+        "ASL conformance failed ({summary}):\n{stdout}\n{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The command's own contract: exit statuses, mock config, history.
+
+fn states_run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_invoices"))
+        .args(["states", "run"])
+        .args(args)
+        .output()
+        .expect("run the invoices binary");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+const TASK_DEF: &str = r#"{"StartAt": "Process", "States": {
+  "Process": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:process",
+              "Retry": [{"ErrorEquals": ["StoreUnavailable"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+              "ResultPath": "$.processing", "Next": "Done"},
+  "Done": {"Type": "Pass", "Parameters": {"outcome.$": "$.processing.status", "id.$": "$.invoice.invoiceId"}, "End": true}}}"#;
+
+const MOCKS: &str = r#"{
+  "StateMachines": {"invoices": {"TestCases": {
+     "Happy": {"Process": "Processed"},
+     "Down": {"Process": "AlwaysDown"}}}},
+  "MockedResponses": {
+     "Processed": {"0": {"Return": {"status": "PROCESSED"}}},
+     "AlwaysDown": {"0-1": {"Throw": {"Error": "StoreUnavailable", "Cause": "the store is down"}}}}}"#;
+
+#[test]
+fn states_run_reports_bad_definitions_and_inputs_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}}}"#).unwrap();
+    let (code, _, err) = states_run(&[bad.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("Missing 'Next' target: B at /States/A/Next"), "{err}");
+    let good = dir.path().join("good.json");
+    std::fs::write(&good, r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}"#).unwrap();
+    let (code, _, err) = states_run(&[good.to_str().unwrap(), "--input", "{not json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("the input is not valid JSON"), "{err}");
+    let (code, out, _) = states_run(&[good.to_str().unwrap(), "--input", r#"{"a": 1.10}"#]);
+    assert_eq!((code, out.trim()), (0, "{\n  \"a\": 1.10\n}"), "numbers keep their text");
+}
+
+#[test]
+fn states_run_with_a_mock_config_runs_tasks_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let def = dir.path().join("invoices.json");
+    std::fs::write(&def, TASK_DEF).unwrap();
+    let mocks = dir.path().join("mocks.json");
+    std::fs::write(&mocks, MOCKS).unwrap();
+    let input = r#"{"invoice": {"invoiceId": "INV-1"}}"#;
+    let base = [def.to_str().unwrap(), "--input", input, "--mock-config", mocks.to_str().unwrap()];
+
+    let (code, out, err) = states_run(&[&base[..], &["--test-case", "Happy", "--history"]].concat());
+    assert_eq!(code, 0, "{err}");
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out, serde_json::json!({"outcome": "PROCESSED", "id": "INV-1"}));
+    let history: serde_json::Value = serde_json::from_str(&err).unwrap();
+    assert_eq!(history["events"].as_array().unwrap().len(), 9);
+    assert_eq!(history["events"][2]["type"], "LambdaFunctionScheduled");
+
+    let (code, out, _) = states_run(&[&base[..], &["--test-case", "Down"]].concat());
+    assert_eq!(code, 1);
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out, serde_json::json!({"status": "FAILED", "error": "StoreUnavailable", "cause": "the store is down"}));
+
+    let (code, _, err) = states_run(&[&base[..], &["--test-case", "Nope"]].concat());
+    assert_eq!(code, 2);
+    assert!(err.contains("no test case 'Nope'"), "{err}");
+}

@@ -1,0 +1,182 @@
+//! What paths are evaluated against: the state's data (`$`), the context object (`$$`,
+//! built on demand, never per state) and the variables in scope (`$name`).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::path::{eval_segs, JsonPath, Miss, Root, Seg};
+
+/// Facts about one execution that the context object exposes.
+#[derive(Debug)]
+pub(crate) struct ExecInfo {
+    pub name: Arc<str>,
+    pub arn: Arc<str>,
+    pub input: Value,
+    pub start_time: DateTime<Utc>,
+    pub machine_arn: Arc<str>,
+    pub machine_name: Arc<str>,
+    pub role_arn: Arc<str>,
+}
+
+/// The context object of one state at one moment.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    pub exec: &'a ExecInfo,
+    pub state: &'a str,
+    pub entered: DateTime<Utc>,
+    pub retry: u32,
+    pub item: Option<(usize, &'a Value)>,
+}
+
+impl Ctx<'_> {
+    fn leaf(&self, top: &str, key: &str) -> Option<Value> {
+        let s = |t: &str| Some(Value::String(t.to_owned()));
+        match (top, key) {
+            ("Execution", "Id") => s(&self.exec.arn),
+            ("Execution", "Name") => s(&self.exec.name),
+            ("Execution", "StartTime") => Some(Value::String(crate::timestamp::format(&self.exec.start_time))),
+            ("Execution", "RoleArn") => s(&self.exec.role_arn),
+            ("Execution", "RedriveCount") => Some(Value::from(0)),
+            ("StateMachine", "Id") => s(&self.exec.machine_arn),
+            ("StateMachine", "Name") => s(&self.exec.machine_name),
+            ("State", "Name") => s(self.state),
+            ("State", "EnteredTime") => Some(Value::String(crate::timestamp::format(&self.entered))),
+            ("State", "RetryCount") => Some(Value::from(self.retry)),
+            _ => None,
+        }
+    }
+
+    /// The whole context object as AWS shows it for `$$`.
+    pub fn materialize(&self) -> Value {
+        let mut exec = Map::new();
+        exec.insert("Id".into(), self.exec.arn.to_string().into());
+        exec.insert("Input".into(), self.exec.input.clone());
+        exec.insert("Name".into(), self.exec.name.to_string().into());
+        exec.insert("RoleArn".into(), self.exec.role_arn.to_string().into());
+        exec.insert("StartTime".into(), crate::timestamp::format(&self.exec.start_time).into());
+        exec.insert("RedriveCount".into(), 0.into());
+        let mut sm = Map::new();
+        sm.insert("Id".into(), self.exec.machine_arn.to_string().into());
+        sm.insert("Name".into(), self.exec.machine_name.to_string().into());
+        let mut st = Map::new();
+        st.insert("EnteredTime".into(), crate::timestamp::format(&self.entered).into());
+        st.insert("Name".into(), self.state.into());
+        st.insert("RetryCount".into(), self.retry.into());
+        let mut root = Map::new();
+        root.insert("Execution".into(), Value::Object(exec));
+        root.insert("StateMachine".into(), Value::Object(sm));
+        root.insert("State".into(), Value::Object(st));
+        if let Some((index, value)) = self.item {
+            let mut item = Map::new();
+            item.insert("Index".into(), index.into());
+            item.insert("Value".into(), value.clone());
+            let mut m = Map::new();
+            m.insert("Item".into(), Value::Object(item));
+            root.insert("Map".into(), Value::Object(m));
+        }
+        Value::Object(root)
+    }
+
+    /// Evaluates a `$$` path, touching only the part of the context it names.
+    fn eval<'x>(&'x self, path: &JsonPath) -> Result<Cow<'x, Value>, Miss> {
+        if path.definite {
+            let field = |i: usize| match path.segs.get(i) {
+                Some(Seg::Field(f)) => Some(&**f),
+                _ => None,
+            };
+            match (field(0), field(1), field(2)) {
+                (Some("Execution"), Some("Input"), _) => {
+                    return offset(path, 2, &self.exec.input).map_err(|m| shift(m, 2));
+                }
+                (Some("Map"), Some("Item"), Some("Value")) => {
+                    if let Some((_, v)) = self.item {
+                        return offset(path, 3, v).map_err(|m| shift(m, 3));
+                    }
+                }
+                (Some("Map"), Some("Item"), Some("Index")) if path.segs.len() == 3 => {
+                    if let Some((i, _)) = self.item {
+                        return Ok(Cow::Owned(Value::from(i)));
+                    }
+                }
+                (Some(top), Some(key), None) if path.segs.len() == 2 => {
+                    if let Some(v) = self.leaf(top, key) {
+                        return Ok(Cow::Owned(v));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let whole = self.materialize();
+        eval_segs(&path.segs, path.definite, &whole).map(|c| Cow::Owned(c.into_owned()))
+    }
+}
+
+fn offset<'x>(path: &JsonPath, skip: usize, data: &'x Value) -> Result<Cow<'x, Value>, Miss> {
+    eval_segs(&path.segs[skip..], path.definite, data)
+}
+
+fn shift(m: Miss, by: usize) -> Miss {
+    match m {
+        Miss::MissingProperty(i) => Miss::MissingProperty(i + by),
+        Miss::NotObject(i, f) => Miss::NotObject(i + by, f),
+        Miss::NotArray(i, f) => Miss::NotArray(i + by, f),
+        Miss::Null(i) => Miss::Null(i + by),
+        other => other,
+    }
+}
+
+/// Variables visible to a state: its own scope, then the scopes around it
+/// (a Map iteration or Parallel branch reads, never writes, the outer ones).
+#[derive(Default)]
+pub(crate) struct Vars<'p> {
+    local: Option<Box<Map<String, Value>>>,
+    parent: Option<&'p Vars<'p>>,
+}
+
+impl<'p> Vars<'p> {
+    pub fn child(parent: &'p Vars<'p>) -> Vars<'p> {
+        Vars { local: None, parent: Some(parent) }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        let mut cur = Some(self);
+        while let Some(v) = cur {
+            if let Some(x) = v.local.as_ref().and_then(|m| m.get(name)) {
+                return Some(x);
+            }
+            cur = v.parent;
+        }
+        None
+    }
+
+    pub fn set_all(&mut self, assigned: Vec<(String, Value)>) {
+        let local = self.local.get_or_insert_with(Default::default);
+        for (k, v) in assigned {
+            local.insert(k, v);
+        }
+    }
+}
+
+/// Everything a path or intrinsic may read, except the state's data.
+#[derive(Clone, Copy)]
+pub(crate) struct Env<'a> {
+    pub ctx: &'a Ctx<'a>,
+    pub vars: &'a Vars<'a>,
+}
+
+impl<'a> Env<'a> {
+    /// Resolves `path` with `$` bound to `data`.
+    pub fn resolve<'x>(&'x self, path: &JsonPath, data: &'x Value) -> Result<Cow<'x, Value>, Miss> {
+        match &path.root {
+            Root::Data => path.eval(data),
+            Root::Context => self.ctx.eval(path),
+            Root::Variable(name) => match self.vars.get(name) {
+                Some(v) => path.eval(v),
+                None => Err(Miss::NoVariable),
+            },
+        }
+    }
+}

@@ -1,0 +1,599 @@
+//! Intrinsic functions (`States.Format(...)`, `States.ArrayPartition(...)`, ...): parsed
+//! once at load (name, arity and argument syntax checked), evaluated with AWS's edge
+//! behaviour (Java rounding in MathAdd, StringSplit's delimiter set, Format's rendering
+//! of objects as Java maps, StringToJson of blank text giving null).
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use crate::env::Env;
+use crate::path::JsonPath;
+use crate::value::{as_integer, compact, hex, java_string, json_number_f64, random_uuid, values_equal};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Func {
+    Format,
+    StringToJson,
+    JsonToString,
+    Array,
+    ArrayPartition,
+    ArrayContains,
+    ArrayRange,
+    ArrayGetItem,
+    ArrayLength,
+    ArrayUnique,
+    Base64Encode,
+    Base64Decode,
+    Hash,
+    JsonMerge,
+    MathRandom,
+    MathAdd,
+    StringSplit,
+    Uuid,
+}
+
+impl Func {
+    fn from_name(n: &str) -> Option<(Func, usize, usize)> {
+        use Func::*;
+        Some(match n {
+            "States.Format" => (Format, 1, usize::MAX),
+            "States.StringToJson" => (StringToJson, 1, 1),
+            "States.JsonToString" => (JsonToString, 1, 1),
+            "States.Array" => (Array, 0, usize::MAX),
+            "States.ArrayPartition" => (ArrayPartition, 2, 2),
+            "States.ArrayContains" => (ArrayContains, 2, 2),
+            "States.ArrayRange" => (ArrayRange, 3, 3),
+            "States.ArrayGetItem" => (ArrayGetItem, 2, 2),
+            "States.ArrayLength" => (ArrayLength, 1, 1),
+            "States.ArrayUnique" => (ArrayUnique, 1, 1),
+            "States.Base64Encode" => (Base64Encode, 1, 1),
+            "States.Base64Decode" => (Base64Decode, 1, 1),
+            "States.Hash" => (Hash, 2, 2),
+            "States.JsonMerge" => (JsonMerge, 3, 3),
+            "States.MathRandom" => (MathRandom, 2, 3),
+            "States.MathAdd" => (MathAdd, 2, 2),
+            "States.StringSplit" => (StringSplit, 2, 2),
+            "States.UUID" => (Uuid, 0, 0),
+            _ => return None,
+        })
+    }
+}
+
+/// One argument of a call.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    /// A quoted literal: its value (escapes resolved), and its text as written (for Format).
+    Str {
+        value: Value,
+        raw: String,
+    },
+    Lit(Value),
+    Path(JsonPath),
+    Call(Box<Call>),
+}
+
+/// A parsed intrinsic function call.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub func: Func,
+    pub args: Vec<Arg>,
+    pub text: Box<str>,
+}
+
+/// Why evaluating an expression failed at run time.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum EvalError {
+    /// A definite path selected nothing (its text).
+    Missing(Box<str>),
+    /// An intrinsic function rejected its arguments.
+    Intrinsic(String),
+}
+
+/// True when `text` is an intrinsic call rather than a path.
+pub(crate) fn looks_like_call(text: &str) -> bool {
+    text.trim_start().starts_with("States.")
+}
+
+impl Call {
+    pub fn parse(text: &str) -> Result<Call, String> {
+        let mut p = P { t: text, i: 0 };
+        p.ws();
+        let call = p.call()?;
+        p.ws();
+        if p.i != text.len() {
+            return Err(format!("unexpected text after the call: '{}'", &text[p.i..]));
+        }
+        Ok(call)
+    }
+
+    pub fn eval(&self, data: &Value, env: &Env) -> Result<Value, EvalError> {
+        let mut vals: Vec<Cow<Value>> = Vec::with_capacity(self.args.len());
+        if self.func != Func::Format {
+            for a in &self.args {
+                vals.push(eval_arg(a, data, env)?);
+            }
+        }
+        let fail = |m: String| Err(EvalError::Intrinsic(format!("The function '{}' failed: {m}", self.text)));
+        let arr = |i: usize| -> Result<&Vec<Value>, EvalError> {
+            vals[i].as_array().ok_or_else(|| {
+                EvalError::Intrinsic(format!("The function '{}' expects an array as argument {}", self.text, i + 1))
+            })
+        };
+        let string = |i: usize| -> Result<&str, EvalError> {
+            vals[i].as_str().ok_or_else(|| {
+                EvalError::Intrinsic(format!("The function '{}' expects a string as argument {}", self.text, i + 1))
+            })
+        };
+        let int = |i: usize| -> Result<i64, EvalError> {
+            match &*vals[i] {
+                Value::Number(n) => as_integer(n),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                EvalError::Intrinsic(format!("The function '{}' expects an integer as argument {}", self.text, i + 1))
+            })
+        };
+        Ok(match self.func {
+            Func::Format => return self.format(data, env),
+            Func::StringToJson => {
+                let s = string(0)?;
+                if s.trim().is_empty() {
+                    Value::Null
+                } else {
+                    match serde_json::from_str(s) {
+                        Ok(v) => v,
+                        Err(e) => return fail(format!("the string is not valid JSON ({e})")),
+                    }
+                }
+            }
+            Func::JsonToString => Value::String(compact(&vals[0])),
+            Func::Array => Value::Array(vals.into_iter().map(Cow::into_owned).collect()),
+            Func::ArrayPartition => {
+                let items = arr(0)?;
+                let size = int(1)?;
+                if size <= 0 {
+                    return fail("the chunk size must be greater than 0".into());
+                }
+                Value::Array(items.chunks(size as usize).map(|c| Value::Array(c.to_vec())).collect())
+            }
+            Func::ArrayContains => Value::Bool(arr(0)?.iter().any(|x| values_equal(x, &vals[1]))),
+            Func::ArrayRange => {
+                let (start, end, step) = (int(0)?, int(1)?, int(2)?);
+                if step == 0 {
+                    return fail("the step must not be 0".into());
+                }
+                let mut out = Vec::new();
+                let mut k = start;
+                while (step > 0 && k <= end) || (step < 0 && k >= end) {
+                    out.push(Value::from(k));
+                    if out.len() > 1000 {
+                        return fail("the range has more than 1000 items".into());
+                    }
+                    k += step;
+                }
+                Value::Array(out)
+            }
+            Func::ArrayGetItem => {
+                let items = arr(0)?;
+                let i = int(1)?;
+                match usize::try_from(i).ok().and_then(|i| items.get(i)) {
+                    Some(v) => v.clone(),
+                    None => return fail(format!("the index {i} is out of bounds")),
+                }
+            }
+            Func::ArrayLength => Value::from(arr(0)?.len()),
+            Func::ArrayUnique => {
+                let mut out: Vec<Value> = Vec::new();
+                for x in arr(0)? {
+                    if !out.iter().any(|y| values_equal(x, y)) {
+                        out.push(x.clone());
+                    }
+                }
+                Value::Array(out)
+            }
+            Func::Base64Encode => {
+                let s = string(0)?;
+                if s.chars().count() > 10_000 {
+                    return fail("the input is longer than 10000 characters".into());
+                }
+                Value::String(base64::engine::general_purpose::STANDARD.encode(s))
+            }
+            Func::Base64Decode => {
+                let s = string(0)?;
+                match base64::engine::general_purpose::STANDARD.decode(s) {
+                    Ok(b) => Value::String(String::from_utf8_lossy(&b).into_owned()),
+                    Err(e) => return fail(format!("the input is not valid Base64 ({e})")),
+                }
+            }
+            Func::Hash => {
+                let s = string(0)?;
+                let alg = string(1)?;
+                Value::String(match alg {
+                    "MD5" => {
+                        use md5::Digest;
+                        hex(&md5::Md5::digest(s.as_bytes()))
+                    }
+                    "SHA-1" => {
+                        use sha1::Digest;
+                        hex(&sha1::Sha1::digest(s.as_bytes()))
+                    }
+                    "SHA-256" => {
+                        use sha2::Digest;
+                        hex(&sha2::Sha256::digest(s.as_bytes()))
+                    }
+                    "SHA-384" => {
+                        use sha2::Digest;
+                        hex(&sha2::Sha384::digest(s.as_bytes()))
+                    }
+                    "SHA-512" => {
+                        use sha2::Digest;
+                        hex(&sha2::Sha512::digest(s.as_bytes()))
+                    }
+                    other => {
+                        return fail(format!(
+                            "the hash algorithm '{other}' is not one of MD5, SHA-1, SHA-256, SHA-384, SHA-512"
+                        ))
+                    }
+                })
+            }
+            Func::JsonMerge => {
+                let (Some(a), Some(b)) = (vals[0].as_object(), vals[1].as_object()) else {
+                    return fail("both arguments to merge must be JSON objects".into());
+                };
+                if vals[2].as_bool() != Some(false) {
+                    return fail("only a shallow merge is supported: the third argument must be false".into());
+                }
+                let mut out: Map<String, Value> = a.clone();
+                for (k, v) in b {
+                    out.insert(k.clone(), v.clone());
+                }
+                Value::Object(out)
+            }
+            Func::MathRandom => {
+                let (lo, hi) = (int(0)?, int(1)?);
+                if lo >= hi {
+                    return fail("the start must be less than the end".into());
+                }
+                let mut rng = match vals.get(2) {
+                    Some(_) => fastrand::Rng::with_seed(int(2)? as u64),
+                    None => fastrand::Rng::new(),
+                };
+                Value::from(rng.i64(lo..hi))
+            }
+            Func::MathAdd => {
+                let mut sum: i64 = 0;
+                for (i, v) in vals.iter().enumerate() {
+                    let Value::Number(n) = &**v else {
+                        return Err(EvalError::Intrinsic(format!(
+                            "The function '{}' expects a number as argument {}",
+                            self.text,
+                            i + 1
+                        )));
+                    };
+                    // Java's Math.round: half up, towards positive infinity.
+                    sum += (json_number_f64(n) + 0.5).floor() as i64;
+                }
+                Value::from(sum)
+            }
+            Func::StringSplit => {
+                let s = string(0)?;
+                let delims: Vec<char> = string(1)?.chars().collect();
+                Value::Array(
+                    s.split(|c| delims.contains(&c))
+                        .filter(|p| !p.is_empty())
+                        .map(|p| Value::String(p.to_owned()))
+                        .collect(),
+                )
+            }
+            Func::Uuid => Value::String(random_uuid()),
+        })
+    }
+
+    fn format(&self, data: &Value, env: &Env) -> Result<Value, EvalError> {
+        let (template, escaped) = match &self.args[0] {
+            Arg::Str { raw, .. } => (Cow::Borrowed(raw.as_str()), true),
+            other => match &*eval_arg(other, data, env)? {
+                Value::String(s) => (Cow::Owned(s.clone()), false),
+                _ => {
+                    return Err(EvalError::Intrinsic(format!(
+                        "The function '{}' expects a string template as argument 1",
+                        self.text
+                    )))
+                }
+            },
+        };
+        let mut out = String::with_capacity(template.len() + 16);
+        let mut next = 1;
+        let mut chars = template.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' if escaped => {
+                    if let Some(n) = chars.next() {
+                        out.push(n);
+                    }
+                }
+                '{' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    let Some(arg) = self.args.get(next) else {
+                        return Err(EvalError::Intrinsic(format!(
+                            "The function '{}' has more placeholders than arguments",
+                            self.text
+                        )));
+                    };
+                    next += 1;
+                    out.push_str(&java_string(&*eval_arg(arg, data, env)?));
+                }
+                c => out.push(c),
+            }
+        }
+        if next != self.args.len() {
+            return Err(EvalError::Intrinsic(format!(
+                "The function '{}' has more arguments than placeholders",
+                self.text
+            )));
+        }
+        Ok(Value::String(out))
+    }
+}
+
+fn eval_arg<'x>(a: &'x Arg, data: &'x Value, env: &'x Env) -> Result<Cow<'x, Value>, EvalError> {
+    match a {
+        Arg::Str { value, .. } => Ok(Cow::Borrowed(value)),
+        Arg::Lit(v) => Ok(Cow::Borrowed(v)),
+        Arg::Path(p) => env.resolve(p, data).map_err(|_| EvalError::Missing(p.text.clone())),
+        Arg::Call(c) => c.eval(data, env).map(Cow::Owned),
+    }
+}
+
+struct P<'t> {
+    t: &'t str,
+    i: usize,
+}
+
+impl P<'_> {
+    fn peek(&self) -> Option<char> {
+        self.t[self.i..].chars().next()
+    }
+
+    fn ws(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.i += self.peek().map_or(1, char::len_utf8);
+        }
+    }
+
+    fn call(&mut self) -> Result<Call, String> {
+        let from = self.i;
+        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == '.') {
+            self.i += 1;
+        }
+        let name = &self.t[from..self.i];
+        let Some((func, min, max)) = Func::from_name(name) else {
+            return Err(format!("'{name}' is not a supported intrinsic function"));
+        };
+        self.ws();
+        if self.peek() != Some('(') {
+            return Err(format!("expected '(' after {name}"));
+        }
+        self.i += 1;
+        let mut args = Vec::new();
+        self.ws();
+        if self.peek() == Some(')') {
+            self.i += 1;
+        } else {
+            loop {
+                self.ws();
+                args.push(self.arg()?);
+                self.ws();
+                match self.peek() {
+                    Some(',') => self.i += 1,
+                    Some(')') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(format!("expected ',' or ')' in the arguments of {name}")),
+                }
+            }
+        }
+        if args.len() < min || args.len() > max {
+            let want = if min == max {
+                format!("{min}")
+            } else if max == usize::MAX {
+                format!("at least {min}")
+            } else {
+                format!("{min} to {max}")
+            };
+            return Err(format!("{name} takes {want} argument(s), got {}", args.len()));
+        }
+        if func == Func::Format {
+            if let Arg::Str { raw, .. } = &args[0] {
+                let placeholders = count_placeholders(raw);
+                if placeholders != args.len() - 1 {
+                    return Err(format!(
+                        "States.Format's template has {placeholders} placeholder(s) for {} argument(s)",
+                        args.len() - 1
+                    ));
+                }
+            }
+        }
+        Ok(Call { func, args, text: self.t[from..self.i].into() })
+    }
+
+    fn arg(&mut self) -> Result<Arg, String> {
+        match self.peek() {
+            Some('\'') => {
+                self.i += 1;
+                let start = self.i;
+                let mut value = String::new();
+                let mut chars = self.t[start..].char_indices();
+                while let Some((k, c)) = chars.next() {
+                    match c {
+                        '\'' => {
+                            self.i = start + k + 1;
+                            return Ok(Arg::Str {
+                                value: Value::String(value),
+                                raw: self.t[start..start + k].to_owned(),
+                            });
+                        }
+                        '\\' => match chars.next() {
+                            Some((_, n)) => value.push(n),
+                            None => break,
+                        },
+                        c => value.push(c),
+                    }
+                }
+                Err("unterminated string literal".into())
+            }
+            Some('$') => {
+                let from = self.i;
+                let mut depth = 0i32;
+                let mut quote: Option<char> = None;
+                while let Some(c) = self.peek() {
+                    if let Some(q) = quote {
+                        if c == q {
+                            quote = None;
+                        }
+                    } else {
+                        match c {
+                            '\'' | '"' if depth > 0 => quote = Some(c),
+                            '[' | '(' => depth += 1,
+                            ']' => depth -= 1,
+                            ')' if depth > 0 => depth -= 1,
+                            ')' | ',' if depth == 0 => break,
+                            c if c.is_whitespace() && depth == 0 => break,
+                            _ => {}
+                        }
+                    }
+                    self.i += c.len_utf8();
+                }
+                let text = &self.t[from..self.i];
+                JsonPath::parse(text).map(Arg::Path).map_err(|e| format!("invalid path '{text}': {}", e.0))
+            }
+            Some('S') => Ok(Arg::Call(Box::new(self.call()?))),
+            _ => {
+                let from = self.i;
+                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '+' | '.')) {
+                    self.i += 1;
+                }
+                let word = &self.t[from..self.i];
+                match word {
+                    "true" => Ok(Arg::Lit(Value::Bool(true))),
+                    "false" => Ok(Arg::Lit(Value::Bool(false))),
+                    "null" => Ok(Arg::Lit(Value::Null)),
+                    _ => match serde_json::from_str::<Value>(word) {
+                        Ok(v @ Value::Number(_)) => Ok(Arg::Lit(v)),
+                        _ => Err(format!("'{word}' is not a valid argument")),
+                    },
+                }
+            }
+        }
+    }
+}
+
+fn count_placeholders(raw: &str) -> usize {
+    let mut n = 0;
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '{' if chars.peek() == Some(&'}') => {
+                chars.next();
+                n += 1;
+            }
+            _ => {}
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::{Ctx, ExecInfo, Vars};
+    use serde_json::json;
+
+    fn run(expr: &str, data: Value) -> Result<Value, EvalError> {
+        let exec = ExecInfo {
+            name: "n".into(),
+            arn: "arn".into(),
+            input: json!({"input_field": {"k": "v"}}),
+            start_time: chrono::Utc::now(),
+            machine_arn: "m".into(),
+            machine_name: "m".into(),
+            role_arn: "r".into(),
+        };
+        let ctx = Ctx { exec: &exec, state: "S", entered: chrono::Utc::now(), retry: 0, item: None };
+        let vars = Vars::default();
+        let env = Env { ctx: &ctx, vars: &vars };
+        Call::parse(expr).unwrap().eval(&data, &env)
+    }
+
+    fn num(t: &str) -> Value {
+        serde_json::from_str(t).unwrap()
+    }
+
+    #[test]
+    fn math_add_rounds_each_argument_like_java() {
+        for (a, b, want) in
+            [("1.49", "1.5", 3), ("1.5", "1.51", 4), ("-1.5", "-1.51", -3), ("-0.5", "0", 0), ("-2.5", "0", -2)]
+        {
+            let got = run("States.MathAdd($.a, $.b)", json!({"a": num(a), "b": num(b)})).unwrap();
+            assert_eq!(got, json!(want), "{a} + {b}");
+        }
+    }
+
+    #[test]
+    fn format_renders_like_java() {
+        let d = json!({"o": {"Arg1": 1, "Arg2": []}, "n": null});
+        assert_eq!(run("States.Format('x={} y={}', $.o, $.n)", d).unwrap(), json!("x={Arg1=1, Arg2=[]} y=null"));
+        assert_eq!(run("States.Format('\\{{}\\}', 'a')", json!({})).unwrap(), json!("{a}"));
+        assert!(Call::parse("States.Format('{} {}', 1)").is_err());
+    }
+
+    #[test]
+    fn string_split_uses_a_set_of_delimiters_and_drops_empty_parts() {
+        let d = json!({"s": "This.is+a,test=string", "e": ", , ,"});
+        assert_eq!(
+            run("States.StringSplit($.s, '.+,=')", d.clone()).unwrap(),
+            json!(["This", "is", "a", "test", "string"])
+        );
+        assert_eq!(run("States.StringSplit($.e, ',')", d).unwrap(), json!([" ", " "]));
+    }
+
+    #[test]
+    fn arrays_json_hash_and_base64() {
+        assert_eq!(
+            run("States.ArrayPartition(States.ArrayRange(0, 4, 1), 2)", json!({})).unwrap(),
+            json!([[0, 1], [2, 3], [4]])
+        );
+        assert_eq!(run("States.ArrayUnique(States.Array(1, 2, 2, 1))", json!({})).unwrap(), json!([1, 2]));
+        assert_eq!(run("States.ArrayGetItem(States.Array(5, 6), 1)", json!({})).unwrap(), json!(6));
+        assert_eq!(run("States.StringToJson(' ')", json!({})).unwrap(), json!(null));
+        assert_eq!(run("States.JsonToString($)", json!({"a": [1]})).unwrap(), json!("{\"a\":[1]}"));
+        assert_eq!(
+            run("States.Hash('input data', 'SHA-1')", json!({})).unwrap(),
+            json!("aaff4a450a104cd177d28d18d74485e8cae074b7")
+        );
+        assert_eq!(run("States.Base64Decode(States.Base64Encode('Data'))", json!({})).unwrap(), json!("Data"));
+        assert_eq!(
+            run(
+                "States.JsonMerge(States.StringToJson('{\"a\": 1}'), $$.Execution.Input.input_field, false)",
+                json!({})
+            )
+            .unwrap(),
+            json!({"a": 1, "k": "v"})
+        );
+    }
+
+    #[test]
+    fn errors_are_reported() {
+        assert!(matches!(run("States.ArrayGetItem(States.Array(1), 3)", json!({})), Err(EvalError::Intrinsic(_))));
+        assert_eq!(run("States.ArrayLength($.nope)", json!({})), Err(EvalError::Missing("$.nope".into())));
+        assert!(Call::parse("States.Nope(1)").is_err());
+        assert!(Call::parse("States.ArrayLength(1, 2)").is_err());
+        assert!(Call::parse("States.Array(1").is_err());
+    }
+}
