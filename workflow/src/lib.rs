@@ -14,8 +14,10 @@
 //! - [`invoice`]: stage two, the validated invoice; its source; the execution input.
 //! - [`validation`]: the rules, every failure reported as `{field, code, message}`.
 //! - [`naming`]: deterministic execution names per upload and record.
+//! - [`definition`]: the state machine definition (`state-machine.asl.json`) and its placeholders.
 
 pub mod date;
+pub mod definition;
 pub mod invoice;
 pub mod money;
 pub mod naming;
