@@ -84,6 +84,9 @@ pub enum ErrorCode {
     TooManyItems,
     /// The items do not add up to the amount.
     TotalMismatch,
+    /// The record itself cannot be read (a malformed CSV row or JSON record);
+    /// reported by ingest, not by the rules.
+    Unreadable,
 }
 
 /// One failed rule.
