@@ -9,7 +9,8 @@
 //! 10 % repeat an earlier invoiceId from another execution (DUPLICATE).
 //! Prints invoices/s, the cost of building the inputs alone, and peak RSS.
 //!
-//! `cargo bench -p workflow --bench sqlite_process [-- COUNT [TASKS]]`
+//! `cargo bench -p workflow --bench sqlite_process [-- COUNT [TASKS]]`; the bench
+//! `sqlite_process_mimalloc` runs the same with mimalloc as the global allocator.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -168,14 +169,23 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+#[allow(dead_code)] // unused when another bench includes this file as a module
 fn main() {
+    run_all("the system allocator (glibc malloc)");
+}
+
+/// Runs both workloads and prints the figures; `allocator` names the global allocator.
+pub fn run_all(allocator: &str) {
     // `cargo bench` passes `--bench`; numbers after it are ours.
     let numbers: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let count = numbers.first().copied().unwrap_or(DEFAULT_COUNT);
     let tasks = numbers.get(1).copied().unwrap_or(DEFAULT_TASKS);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(cores).enable_all().build().unwrap();
-    println!("ProcessInvoice into SQLite (WAL, synchronous=FULL, group commit); {count} submissions, {tasks} concurrent tasks, {cores} cores");
+    println!(
+        "ProcessInvoice into SQLite (WAL, synchronous=FULL, group commit); {count} submissions, \
+         {tasks} concurrent tasks, {cores} cores, {allocator}"
+    );
 
     let started = Instant::now();
     let mut bytes = 0usize;

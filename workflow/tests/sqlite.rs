@@ -244,6 +244,44 @@ async fn one_bad_record_does_not_fail_the_others_of_its_batch() {
     assert_eq!(store.get("BAD").await.unwrap(), None);
 }
 
+/// Customer queries see every invoice whether it is in the customer index or
+/// still in the tail, across batches, years and a reopening.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_queries_read_the_index_and_the_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(FILE_NAME);
+    let options = SqliteOptions { index_chunk: 4, ..SqliteOptions::default() };
+    let mut expected: Vec<(String, String)> = Vec::new(); // (due date, id) of CUST-A
+    for round in 0..3 {
+        let store = SqliteStore::open_with(&db, options.clone()).unwrap();
+        for i in 0..7 {
+            let n = round * 7 + i;
+            let (id, customer) = (format!("INV-{n:02}"), if n % 3 == 0 { "CUST-B" } else { "CUST-A" });
+            let due = format!("2031-{:02}-{:02}", 1 + n % 12, 1 + n % 27);
+            let when = if n % 5 == 0 { "2027-01-02T00:00:00Z" } else { "2026-11-24T13:00:00Z" };
+            process(&store, input(&invoice(&id, customer, "1.00", &due), &format!("k{n}")), at(when)).await.unwrap();
+            if customer == "CUST-A" {
+                expected.push((due, id));
+            }
+        }
+        expected.sort();
+        let found = store.customer_invoices("CUST-A", workflow::store::DueRange::ALL).await.unwrap();
+        let found: Vec<(String, String)> =
+            found.iter().map(|r| (r.invoice.due_date.to_string(), r.invoice.invoice_id.to_string())).collect();
+        assert_eq!(found, expected, "round {round}");
+        let range = workflow::store::DueRange::between("2031-03-01".parse().unwrap(), "2031-06-30".parse().unwrap());
+        let in_range = store.customer_invoices("CUST-A", range).await.unwrap().len();
+        assert_eq!(
+            in_range,
+            expected.iter().filter(|(d, _)| d.as_str() >= "2031-03-01" && d.as_str() <= "2031-06-30").count()
+        );
+    }
+    // Both paths were taken: some invoices are indexed, some are not yet.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let indexed: i64 = conn.query_row("SELECT COUNT(*) FROM customer_due", [], |r| r.get(0)).unwrap();
+    assert!(indexed > 0 && indexed < 21, "{indexed} of 21 indexed");
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -14,7 +14,9 @@ use common::{at, input, invoice, source, Fixture};
 use workflow::process::{content_hash, process, DuplicateOf, ProcessOutput};
 use workflow::store::{DueRange, Inserted, InvoiceNumber, InvoiceStore, NewInvoice, StoreError, StoredInvoice};
 
-/// Each case runs once per adapter: `sqlite::case` and `dynamodb::case`.
+/// Each case runs once per adapter: `sqlite::case` (customer queries read
+/// the unindexed tail), `sqlite_indexed::case` (they read the index) and
+/// `dynamodb::case`.
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -22,6 +24,14 @@ macro_rules! contract {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
                     super::$case(super::common::sqlite()).await;
+                }
+            )*
+        }
+        mod sqlite_indexed {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::common::sqlite_indexed()).await;
                 }
             )*
         }

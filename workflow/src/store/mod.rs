@@ -136,19 +136,22 @@ pub mod timestamp {
 
     /// `2026-11-24T13:05:01.123Z`.
     pub fn format(at: &DateTime<Utc>) -> String {
-        let mut text = String::with_capacity(24);
-        write(&mut text, at);
-        text
+        Millis(at).to_string()
     }
 
-    /// [`format`] into `out` (without chrono's format-string interpretation).
-    pub fn write(out: &mut String, at: &DateTime<Utc>) {
-        use chrono::{Datelike, Timelike};
-        use std::fmt::Write;
-        let (date, time) = (at.date_naive(), at.time());
-        if (0..=9999).contains(&date.year()) {
-            let _ = write!(
-                out,
+    /// Displays a timestamp as [`format`] writes it (without chrono's
+    /// format-string interpretation, and without allocating).
+    pub struct Millis<'a>(pub &'a DateTime<Utc>);
+
+    impl std::fmt::Display for Millis<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            use chrono::{Datelike, Timelike};
+            let (date, time) = (self.0.date_naive(), self.0.time());
+            if !(0..=9999).contains(&date.year()) {
+                return f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Millis, true));
+            }
+            write!(
+                f,
                 "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
                 date.year(),
                 date.month(),
@@ -157,9 +160,7 @@ pub mod timestamp {
                 time.minute(),
                 time.second(),
                 (time.nanosecond() / 1_000_000).min(999)
-            );
-        } else {
-            out.push_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true));
+            )
         }
     }
 

@@ -22,7 +22,20 @@
 //!
 //! Queries use a separate read connection (WAL readers do not block the writer).
 //!
-//! # Schema (version 1, `PRAGMA user_version`)
+//! # The customer index is written in chunks
+//!
+//! Rows are appended in number order, and the processing-time index grows at
+//! its end too, but a customer index receives each batch at random places: a
+//! batch of a few thousand invoices dirties most of its pages, and every
+//! commit writes each dirty page whole to the WAL (measured: about 3x the
+//! bytes of everything else). So `customer_due` is filled in chunks instead:
+//! once [`SqliteOptions::index_chunk`] invoices are stored beyond each year's
+//! `indexed_through` mark, one transaction copies them, sorted, into
+//! `customer_due` and moves the marks. A customer query reads the index and
+//! the not-yet-indexed tail of each year (a bounded rowid range scan) in one
+//! statement, so it always sees every stored invoice.
+//!
+//! # Schema (version 1, `PRAGMA user_version`; 16 KiB pages)
 //!
 //! ```sql
 //! CREATE TABLE invoices (
@@ -39,9 +52,11 @@
 //!     invoice         TEXT NOT NULL,          -- the normalized invoice (JSON)
 //!     source          TEXT                    -- JSON, or NULL
 //! );
-//! CREATE INDEX invoices_customer_due ON invoices (customer_id, due_date);
 //! CREATE INDEX invoices_processed_at ON invoices (processed_at);
-//! CREATE TABLE counters (year INTEGER PRIMARY KEY, last_number INTEGER NOT NULL);
+//! CREATE TABLE customer_due (customer_id TEXT NOT NULL, due_date TEXT NOT NULL, number_key INTEGER NOT NULL,
+//!     PRIMARY KEY (customer_id, due_date, number_key)) WITHOUT ROWID;
+//! CREATE TABLE counters (year INTEGER PRIMARY KEY, last_number INTEGER NOT NULL,
+//!     indexed_through INTEGER NOT NULL DEFAULT 0);   -- numbers 1..=indexed_through are in customer_due
 //! ```
 //!
 //! The invoice number is the table's rowid (`number_key`): rows are appended
@@ -91,9 +106,29 @@ CREATE TABLE IF NOT EXISTS invoices (
     invoice         TEXT NOT NULL,
     source          TEXT
 );
-CREATE INDEX IF NOT EXISTS invoices_customer_due ON invoices (customer_id, due_date);
 CREATE INDEX IF NOT EXISTS invoices_processed_at ON invoices (processed_at);
-CREATE TABLE IF NOT EXISTS counters (year INTEGER PRIMARY KEY, last_number INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS customer_due (
+    customer_id TEXT NOT NULL,
+    due_date    TEXT NOT NULL,
+    number_key  INTEGER NOT NULL,
+    PRIMARY KEY (customer_id, due_date, number_key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (
+    year            INTEGER PRIMARY KEY,
+    last_number     INTEGER NOT NULL,
+    indexed_through INTEGER NOT NULL DEFAULT 0
+);
+";
+
+/// Rows of the years' tails not yet in `customer_due`, with the bounds of each tail.
+const TAIL: &str = "counters c JOIN invoices ON invoices.number_key > c.year * 1000000000 + c.indexed_through
+    AND invoices.number_key <= c.year * 1000000000 + c.last_number";
+
+/// Copies every year's tail into `customer_due` (in key order) and moves the marks.
+const INDEX_TAIL: &str = "
+INSERT INTO customer_due (customer_id, due_date, number_key)
+    SELECT invoices.customer_id, invoices.due_date, invoices.number_key FROM {TAIL} ORDER BY 1, 2, 3;
+UPDATE counters SET indexed_through = last_number WHERE indexed_through <> last_number;
 ";
 
 /// `number_key` of an invoice number: one integer that sorts like the numbers.
@@ -120,11 +155,14 @@ pub struct SqliteOptions {
     pub busy_timeout: Duration,
     /// Most invoices written in one transaction.
     pub max_batch: usize,
+    /// How many new invoices wait before they are added to the customer
+    /// index in one go (see the module docs).
+    pub index_chunk: u64,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { busy_timeout: Duration::from_secs(5), max_batch: 8192 }
+        SqliteOptions { busy_timeout: Duration::from_secs(5), max_batch: 8192, index_chunk: 65_536 }
     }
 }
 
@@ -194,11 +232,10 @@ impl SqliteStore {
         migrate(&writer, &path)?;
         let reader = open_connection(&path, &options, true)?;
         let (jobs, queue) = mpsc::channel();
-        let max_batch = options.max_batch.max(1);
         let thread_path = path.clone();
         let handle = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run_writer(writer, queue, max_batch, &thread_path))
+            .spawn(move || run_writer(writer, queue, &options, &thread_path))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer thread: {e}")))?;
         Ok(SqliteStore { path, jobs: Some(jobs), writer: Some(handle), reader: Arc::new(Mutex::new(reader)) })
     }
@@ -263,6 +300,9 @@ fn open_connection(path: &Path, options: &SqliteOptions, read_only: bool) -> Res
     let conn = Connection::open_with_flags(path, flags).map_err(|e| map_err(e, path))?;
     conn.busy_timeout(options.busy_timeout).map_err(|e| map_err(e, path))?;
     if !read_only {
+        // 16 KiB pages (for a new database): fewer, larger WAL frames per
+        // commit; measured faster than 4 KiB on this workload.
+        conn.pragma_update(None, "page_size", 16384).map_err(|e| map_err(e, path))?;
         let mode: String =
             conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(|e| map_err(e, path))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -270,11 +310,11 @@ fn open_connection(path: &Path, options: &SqliteOptions, read_only: bool) -> Res
         }
         // FULL: the WAL is synced at every commit, so a commit survives power loss.
         conn.pragma_update(None, "synchronous", "FULL").map_err(|e| map_err(e, path))?;
-        // Checkpoint (copy the WAL back into the database) every 40 MB rather
-        // than every 4 MB: pages changed many times are written back once, and
-        // the writer pauses less often. The WAL is cut back to 64 MB after.
-        conn.pragma_update(None, "wal_autocheckpoint", 10_000).map_err(|e| map_err(e, path))?;
-        conn.pragma_update(None, "journal_size_limit", 64 << 20).map_err(|e| map_err(e, path))?;
+        // Checkpoint (copy the WAL back into the database) every 64 MiB of WAL
+        // rather than every 1,000 pages: pages changed by many commits are
+        // written back once, and the writer pauses less often.
+        conn.pragma_update(None, "wal_autocheckpoint", 4096).map_err(|e| map_err(e, path))?;
+        conn.pragma_update(None, "journal_size_limit", 64i64 << 20).map_err(|e| map_err(e, path))?;
     }
     conn.pragma_update(None, "cache_size", -65536).map_err(|e| map_err(e, path))?;
     conn.set_prepared_statement_cache_capacity(32);
@@ -300,8 +340,14 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// The writer thread: group commit until every sender is gone.
-fn run_writer(mut conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize, path: &Path) {
+fn run_writer(mut conn: Connection, queue: mpsc::Receiver<Job>, options: &SqliteOptions, path: &Path) {
+    let max_batch = options.max_batch.max(1);
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch.min(1 << 16));
+    // Invoices stored but not yet in the customer index (a failed count only
+    // delays indexing: queries read the tail anyway).
+    let mut unindexed: u64 = conn
+        .query_row("SELECT COALESCE(SUM(last_number - indexed_through), 0) FROM counters", [], |r| r.get(0))
+        .unwrap_or(0);
     while let Ok(first) = queue.recv() {
         batch.push(first);
         while batch.len() < max_batch {
@@ -311,12 +357,23 @@ fn run_writer(mut conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize
             }
         }
         let results = write_batch(&mut conn, &batch, path);
+        unindexed += results.iter().filter(|r| matches!(r, Ok(Written::New(_)))).count() as u64;
         for (job, result) in batch.drain(..).zip(results) {
             // A caller that gave up still had its invoice written: a retry with
             // its idempotency key finds it.
             let _ = job.reply.send(result);
         }
+        if unindexed >= options.index_chunk.max(1) && index_tail(&mut conn).is_ok() {
+            unindexed = 0;
+        }
     }
+}
+
+/// Adds the stored invoices not yet indexed to `customer_due`, in one transaction.
+fn index_tail(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(&INDEX_TAIL.replace("{TAIL}", TAIL))?;
+    tx.commit()
 }
 
 /// Writes a batch in one transaction; after a permanent failure, one by one.
@@ -470,7 +527,7 @@ fn map_err(e: rusqlite::Error, path: &Path) -> StoreError {
 
 impl Row {
     fn new(new: &NewInvoice) -> Row {
-        use std::fmt::Write;
+        use std::io::Write;
         let invoice = &new.invoice;
         let mut buf = Vec::with_capacity(768);
         let mut ends = [0u32; COLUMNS];
@@ -479,20 +536,14 @@ impl Row {
         end(&buf, Column::InvoiceId);
         buf.extend_from_slice(invoice.customer_id.as_bytes());
         end(&buf, Column::CustomerId);
-        let mut text = String::with_capacity(40);
         let due = invoice.due_date;
-        let _ = write!(text, "{:04}-{:02}-{:02}", due.year(), due.month(), due.day());
-        buf.extend_from_slice(text.as_bytes());
+        let _ = write!(buf, "{:04}-{:02}-{:02}", due.year(), due.month(), due.day());
         end(&buf, Column::DueDate);
-        text.clear();
-        let _ = write!(text, "{}", invoice.amount);
-        buf.extend_from_slice(text.as_bytes());
+        let _ = write!(buf, "{}", invoice.amount);
         end(&buf, Column::Amount);
         buf.extend_from_slice(invoice.currency.code().as_bytes());
         end(&buf, Column::Currency);
-        text.clear();
-        timestamp::write(&mut text, &new.processed_at);
-        buf.extend_from_slice(text.as_bytes());
+        let _ = write!(buf, "{}", timestamp::Millis(&new.processed_at));
         end(&buf, Column::ProcessedAt);
         buf.extend_from_slice(new.idempotency_key.as_bytes());
         end(&buf, Column::IdempotencyKey);
@@ -556,8 +607,13 @@ impl InvoiceStore for SqliteStore {
     }
 
     async fn customer_invoices(&self, customer_id: &str, due: DueRange) -> Result<Vec<StoredInvoice>, StoreError> {
+        // The indexed invoices, and the tails not indexed yet (one snapshot).
         let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM invoices WHERE customer_id = ?1 AND due_date >= ?2 AND due_date <= ?3"
+            "SELECT {RECORD_COLUMNS} FROM invoices WHERE number_key IN (SELECT number_key FROM customer_due
+                 WHERE customer_id = ?1 AND due_date >= ?2 AND due_date <= ?3)
+             UNION ALL
+             SELECT {RECORD_COLUMNS} FROM {TAIL}
+                 WHERE invoices.customer_id = ?1 AND invoices.due_date >= ?2 AND invoices.due_date <= ?3"
         );
         let from = due.from.map_or_else(|| "0000-01-01".to_string(), |d| d.format("%Y-%m-%d").to_string());
         let to = due.to.map_or_else(|| "9999-12-31".to_string(), |d| d.format("%Y-%m-%d").to_string());

@@ -48,10 +48,21 @@ pub struct Fixture {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// A store on a temp file; every customer query reads the not-yet-indexed tail.
 pub fn sqlite() -> Fixture {
+    sqlite_with("sqlite", SqliteOptions::default())
+}
+
+/// A store on a temp file that moves invoices into the customer index after
+/// every batch, so customer queries read the index.
+pub fn sqlite_indexed() -> Fixture {
+    sqlite_with("sqlite (indexed)", SqliteOptions { index_chunk: 1, ..SqliteOptions::default() })
+}
+
+fn sqlite_with(name: &'static str, options: SqliteOptions) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open_with(dir.path().join("invoices.db"), SqliteOptions::default()).expect("open");
-    Fixture { store: Arc::new(store), name: "sqlite", _dir: Some(dir) }
+    let store = SqliteStore::open_with(dir.path().join("invoices.db"), options).expect("open");
+    Fixture { store: Arc::new(store), name, _dir: Some(dir) }
 }
 
 /// A store on a new table in the emulator, or `None` (reported as SKIPPED).
