@@ -357,13 +357,15 @@ fn run_writer(mut conn: Connection, queue: mpsc::Receiver<Job>, options: &Sqlite
             }
         }
         let results = write_batch(&mut conn, &batch, path);
-        unindexed += results.iter().filter(|r| matches!(r, Ok(Written::New(_)))).count() as u64;
+        let stored = results.iter().filter(|r| matches!(r, Ok(Written::New(_)))).count() as u64;
+        unindexed += stored;
         for (job, result) in batch.drain(..).zip(results) {
             // A caller that gave up still had its invoice written: a retry with
             // its idempotency key finds it.
             let _ = job.reply.send(result);
         }
-        if unindexed >= options.index_chunk.max(1) && index_tail(&mut conn).is_ok() {
+        // (Not after a failed batch: a lock held elsewhere would only be waited for twice.)
+        if stored > 0 && unindexed >= options.index_chunk.max(1) && index_tail(&mut conn).is_ok() {
             unindexed = 0;
         }
     }
