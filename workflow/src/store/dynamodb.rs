@@ -425,17 +425,22 @@ impl Numbering {
                 }
                 Err(failure) => failure,
             };
-            // Whatever happened, the counter must be read again before reuse.
-            self.counter = None;
             let reasons = match failure {
-                TransactFailure::Other(e) if !e.is_transient() && jobs.len() > 1 => return Some(jobs),
+                TransactFailure::Cancelled(reasons) => reasons,
                 TransactFailure::Other(e) => {
+                    // It may even have committed: read the counter again before reuse.
+                    self.counter = None;
+                    if !e.is_transient() && jobs.len() > 1 {
+                        return Some(jobs);
+                    }
                     reply_all(jobs, e);
                     return None;
                 }
-                TransactFailure::Cancelled(reasons) => reasons,
             };
             let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+            if code(0) != "None" {
+                self.counter = None; // another writer moved it
+            }
             let mut contended = matches!(code(0), "ConditionalCheckFailed" | "TransactionConflict");
             let mut retry = Vec::with_capacity(jobs.len());
             for (i, job) in jobs.into_iter().enumerate() {

@@ -139,7 +139,7 @@ pub mod timestamp {
         Millis(at).to_string()
     }
 
-    /// Displays a timestamp as [`format`] writes it (without chrono's
+    /// Displays a timestamp as [`format()`] writes it (without chrono's
     /// format-string interpretation, and without allocating).
     pub struct Millis<'a>(pub &'a DateTime<Utc>);
 
@@ -171,7 +171,7 @@ pub mod timestamp {
             .map_err(|e| format!("{text:?} is not an RFC 3339 timestamp: {e}"))
     }
 
-    /// `at` cut to whole milliseconds: what [`format`] writes and [`parse`] reads back.
+    /// `at` cut to whole milliseconds: what [`format()`] writes and [`parse()`] reads back.
     pub fn truncate_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
     }
