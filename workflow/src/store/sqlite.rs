@@ -580,6 +580,10 @@ impl InvoiceStore for SqliteStore {
     async fn insert(&self, new: NewInvoice) -> Result<Inserted, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = Job { row: Row::new(&new), reply };
+        // Free the invoice on this thread, before the wait: the task may resume
+        // on another worker thread, and cross-thread frees are slow in glibc.
+        let NewInvoice { invoice, source, idempotency_key, content_hash, processed_at } = new;
+        drop((invoice, source));
         let sent = self.jobs.as_ref().map(|jobs| jobs.send(job).is_ok()).unwrap_or(false);
         if !sent {
             return Err(StoreError::Unavailable(format!("{}: the SQLite writer has stopped", self.path.display())));
@@ -588,12 +592,9 @@ impl InvoiceStore for SqliteStore {
             StoreError::Unavailable(format!("{}: the SQLite writer stopped before answering", self.path.display()))
         })??;
         Ok(match written {
-            Written::New(invoice_number) => Inserted::New(Receipt {
-                invoice_number,
-                processed_at: new.processed_at,
-                idempotency_key: new.idempotency_key,
-                content_hash: new.content_hash,
-            }),
+            Written::New(invoice_number) => {
+                Inserted::New(Receipt { invoice_number, processed_at, idempotency_key, content_hash })
+            }
             Written::Existing(receipt) => Inserted::Existing(receipt),
         })
     }
