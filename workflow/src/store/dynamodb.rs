@@ -49,6 +49,12 @@
 //! [`DynamoOptions::max_attempts`] times, then [`StoreError::Throttled`].
 //! Throttling is first retried by the SDK (standard retry mode).
 //!
+//! Before the transaction, one consistent `BatchGetItem` reads the batch's
+//! invoiceIds (alongside the counter read): retries and duplicates are
+//! answered from it and never contend for the counter
+//! ([`DynamoOptions::read_before_write`]); the `Put` conditions still catch an
+//! invoice another writer stores in between.
+//!
 //! Within one process, concurrent callers are served by one background task
 //! that writes up to [`DynamoOptions::max_batch`] invoices per transaction,
 //! so they never race each other for the counter; across processes (Lambda
@@ -57,23 +63,29 @@
 //! # Throughput ceiling
 //!
 //! Gap-free numbering needs one serialization point per year: the counter
-//! item. Every numbering transaction reads it and conditionally updates it,
-//! and DynamoDB lets only one of the transactions racing for an item commit;
-//! the others are cancelled and retried. The ceiling is therefore one
-//! committed transaction per counter round trip (read the counter, commit:
-//! some 10–20 ms in a region), that is roughly 50–100 transactions per second
-//! per year, whatever the table's capacity; each transaction carries one
-//! invoice when the ProcessInvoice Lambda handles one invoice per invocation.
-//! More concurrent Lambda instances do not raise it: they add conflicts and
-//! retries (the state machine retries `Throttled`), so the process function's
-//! reserved concurrency should stay small (about 5). Why it is needed: a
-//! number may only be consumed together with its invoice. Numbers handed out
-//! in parallel (a counter incremented outside the invoice's transaction,
-//! blocks of numbers per instance, per-shard counters) leave a gap whenever the
-//! invoice write after it fails or an instance dies with an unused block, or
-//! give several sequences instead of one. Writing the counter and the invoice
-//! in one transaction conditioned on the counter's previous value makes both
-//! happen or neither, at the price of serialising the numbering.
+//! item `#counter#YYYY`. Every numbering transaction reads it and
+//! conditionally updates it, and of the transactions racing for it DynamoDB
+//! lets one commit; the others are cancelled and retried. So numbering tops
+//! out at one committed transaction per counter round trip (read the counter,
+//! then `TransactWriteItems`: some 15–30 ms within a region), roughly 30–70
+//! per second per year, whatever capacity the table has; and a single item
+//! can never take more than 1,000 write units per second, which a
+//! transactional update consumes two at a time (at most 500 per second). With
+//! the ProcessInvoice Lambda handling one invoice per invocation, each
+//! transaction carries one invoice. More concurrent Lambda instances do not
+//! raise the ceiling; they add conflicts and retries (the state machine retries
+//! `Throttled`), so the process function's reserved concurrency should stay
+//! small (about 5). Retries and duplicates are not limited by it: they are
+//! answered by a read and never touch the counter.
+//!
+//! Why it is needed: a number may only be consumed together with its
+//! invoice. Numbers handed out in parallel (a counter incremented outside the
+//! invoice's transaction, blocks of numbers reserved per instance, per-shard
+//! counters) leave a gap whenever the invoice write after it fails or an
+//! instance dies holding unused numbers, or produce several sequences instead
+//! of one. Writing the counter and the invoice in one transaction, conditioned
+//! on the counter's previous value, makes both happen or neither, at the price
+//! of serialising the numbering.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
