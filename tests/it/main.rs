@@ -1,4 +1,5 @@
 //! End-to-end tests of the `invoices` binary, one module per topic.
 
 mod conformance;
+mod pipeline;
 mod validate;

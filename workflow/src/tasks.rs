@@ -36,6 +36,9 @@ pub struct ValidationOutput {
     pub errors: Vec<FieldError>,
     /// The normalized invoice when valid; the invoice as submitted when not.
     pub invoice: Value,
+    /// The invoiceId as submitted when it is a string or number, else `null`:
+    /// the state machine can always name the invoice, even a rejected one.
+    pub invoice_id: Option<String>,
 }
 
 /// The ValidateInvoice task. `input` is the execution input
@@ -47,6 +50,7 @@ pub fn validate(input: &Value, rules: &Rules, today: NaiveDate) -> ValidationOut
         Ok(raw) => raw,
         Err(type_name) => {
             return ValidationOutput {
+                invoice_id: None,
                 is_valid: false,
                 errors: vec![FieldError::new(
                     "invoice",
@@ -57,13 +61,15 @@ pub fn validate(input: &Value, rules: &Rules, today: NaiveDate) -> ValidationOut
             }
         }
     };
+    let invoice_id = raw.invoice_id_text().map(str::to_string);
     match crate::validation::validate(&raw, rules, today) {
         Ok(invoice) => ValidationOutput {
+            invoice_id,
             is_valid: true,
             errors: Vec::new(),
             invoice: serde_json::to_value(&invoice).expect("an invoice always serializes"),
         },
-        Err(errors) => ValidationOutput { is_valid: false, errors, invoice: submitted.clone() },
+        Err(errors) => ValidationOutput { invoice_id, is_valid: false, errors, invoice: submitted.clone() },
     }
 }
 

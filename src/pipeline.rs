@@ -1,0 +1,152 @@
+//! The local pipeline: the deployed state machine on the embedded engine, with
+//! the Lambdas' own task code over local adapters.
+//!
+//! `workflow/state-machine.asl.json` is rendered with local function ARNs and
+//! each ARN is served in process by the same functions the Lambda binaries
+//! call: `workflow::tasks::validate`, `workflow::process::process_json` over the
+//! SQLite store, and `notify::handle_json` over the outbox. Task errors reach
+//! the engine under the Lambdas' `errorType` names, so the definition's Retry
+//! and Catch behave as on AWS.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{NaiveDate, Utc};
+use engine::{handler_fn, Engine, ExecutionOutcome, StateMachine, TaskFailure};
+use notify::{console_line, Message, Notifier, NotifyError, NotifyInput, Outbox, Published};
+use serde_json::Value;
+use workflow::definition::{self, FunctionArns};
+use workflow::store::sqlite::{SqliteOptions, SqliteStore};
+use workflow::Rules;
+
+use crate::data_dir::DataDir;
+
+/// Region and account of the local function ARNs.
+const REGION: &str = "us-east-1";
+const ACCOUNT: &str = "000000000000";
+
+/// How long a store write waits for a lock held by another program.
+const STORE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The wired pipeline: engine, state machine, store and outbox.
+pub struct Pipeline {
+    engine: Engine,
+    machine: StateMachine,
+    outbox: Arc<ConsoleOutbox>,
+}
+
+/// What the pipeline needs besides the data directory.
+pub struct Settings {
+    pub rules: Rules,
+    /// Processing date for due-date checks; `None`: today (UTC) at each execution.
+    pub today: Option<NaiveDate>,
+    /// How many new notifications to echo on the console (one line each).
+    pub echo: u64,
+}
+
+impl Pipeline {
+    pub fn open(data: &DataDir, settings: Settings) -> Result<Pipeline, String> {
+        // A locked database fails a write after STORE_BUSY_TIMEOUT; the state
+        // machine's Retry then decides, as for DynamoDB on AWS.
+        let options = SqliteOptions { busy_timeout: STORE_BUSY_TIMEOUT, ..SqliteOptions::default() };
+        let store = Arc::new(
+            SqliteStore::open_with(data.store_path(), options)
+                .map_err(|e| format!("cannot open the store {}: {e}", data.store_path().display()))?,
+        );
+        let outbox = Outbox::open(data.outbox_path()).map_err(|e| e.to_string())?;
+        let outbox =
+            Arc::new(ConsoleOutbox { outbox, echo: settings.echo, echoed: AtomicU64::new(0), new: AtomicU64::new(0) });
+        let arns = FunctionArns::named(REGION, ACCOUNT, "invoices");
+        let machine = StateMachine::from_json_named("invoices", &definition::render(&arns))
+            .map_err(|e| format!("workflow/state-machine.asl.json: {e}"))?;
+
+        let rules = Arc::new(settings.rules);
+        let today = settings.today;
+        let validate = handler_fn(move |input: Value, _ctx| {
+            let rules = rules.clone();
+            async move {
+                let today = today.unwrap_or_else(|| Utc::now().date_naive());
+                let output = workflow::tasks::validate(&input, &rules, today);
+                Ok::<_, TaskFailure>(serde_json::to_value(output).expect("a validation output always serializes"))
+            }
+        });
+        let process_store = store.clone();
+        let process = handler_fn(move |input: Value, _ctx| {
+            let store = process_store.clone();
+            async move {
+                workflow::process::process_json(&*store, &input, Utc::now())
+                    .await
+                    .map_err(|e| TaskFailure::lambda(e.error_type(), e.to_string()))
+            }
+        });
+        let notify_outbox = outbox.clone();
+        let notify = handler_fn(move |input: Value, _ctx| {
+            let outbox = notify_outbox.clone();
+            async move {
+                notify::handle_json(input, &*outbox)
+                    .await
+                    .map(|out| serde_json::to_value(out).expect("a notify output always serializes"))
+                    .map_err(|e| TaskFailure::lambda(e.error_type(), e.to_string()))
+            }
+        });
+        let engine = Engine::builder()
+            .region(REGION)
+            .account(ACCOUNT)
+            .handler(arns.validate, validate)
+            .handler(arns.process, process)
+            .handler(arns.notify, notify)
+            .build();
+        let missing = engine.missing_handlers(&machine);
+        if !missing.is_empty() {
+            return Err(format!("the state machine has tasks no local handler serves: {missing:?}"));
+        }
+        Ok(Pipeline { engine, machine, outbox })
+    }
+
+    /// Runs one execution to its end.
+    pub async fn execute(&self, name: &str, input: Value) -> ExecutionOutcome {
+        self.engine.execute(&self.machine, name, input).await
+    }
+
+    /// Sends a notification that no execution sends (a record or a file that
+    /// cannot be read), through the same Notify code.
+    pub async fn notify(&self, input: &NotifyInput) -> Result<(), NotifyError> {
+        notify::handle(input, &*self.outbox).await.map(|_| ())
+    }
+
+    /// Notifications written to the outbox by this process (repeats not counted).
+    pub fn new_notifications(&self) -> u64 {
+        self.outbox.new.load(Ordering::Relaxed)
+    }
+
+    /// Flushes the outbox to disk.
+    pub fn sync(&self) -> Result<(), String> {
+        self.outbox.outbox.sync().map_err(|e| e.to_string())
+    }
+}
+
+/// The outbox, echoing the first new notifications on the console.
+struct ConsoleOutbox {
+    outbox: Outbox,
+    echo: u64,
+    echoed: AtomicU64,
+    new: AtomicU64,
+}
+
+#[async_trait]
+impl Notifier for ConsoleOutbox {
+    async fn publish(&self, message: &Message) -> Result<Published, NotifyError> {
+        let appended = self.outbox.append(message).map_err(|e| NotifyError::NotifierUnavailable(e.to_string()))?;
+        if appended.new {
+            self.new.fetch_add(1, Ordering::Relaxed);
+            let n = self.echoed.fetch_add(1, Ordering::Relaxed);
+            if n < self.echo {
+                eprintln!("{}", console_line(message));
+            } else if n == self.echo {
+                eprintln!("… more notifications in the outbox");
+            }
+        }
+        Ok(Published { message_id: appended.message_id })
+    }
+}
