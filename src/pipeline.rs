@@ -115,6 +115,19 @@ impl Pipeline {
         notify::handle(input, &*self.outbox).await.map(|_| ())
     }
 
+    /// Holds the notifications earlier processes sent for this upload (lines
+    /// whose source is this file and upload, and the file's own rejection),
+    /// so that its resumed executions send none of them twice.
+    pub fn recall_upload(&self, key: &str, upload_id: &str, file_event_id: &str) -> Result<usize, String> {
+        self.outbox
+            .outbox
+            .recall(|line| {
+                line.event_id == file_event_id
+                    || line.default.source.as_ref().is_some_and(|s| s.key == key && s.upload_version() == upload_id)
+            })
+            .map_err(|e| e.to_string())
+    }
+
     /// Notifications written to the outbox by this process (repeats not counted).
     pub fn new_notifications(&self) -> u64 {
         self.outbox.new.load(Ordering::Relaxed)
@@ -143,7 +156,7 @@ impl Notifier for ConsoleOutbox {
             let n = self.echoed.fetch_add(1, Ordering::Relaxed);
             if n < self.echo {
                 eprintln!("{}", console_line(message));
-            } else if n == self.echo {
+            } else if n == self.echo && self.echo > 0 {
                 eprintln!("… more notifications in the outbox");
             }
         }

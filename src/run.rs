@@ -194,6 +194,13 @@ pub async fn run_file(
         }
     };
     summary.upload_id = Some(upload.upload_id.clone());
+    if resume {
+        let file_event = notify::event_id(&file_execution_name(&key, &upload.upload_id), EventType::FileRejected);
+        if let Err(e) = pipeline.recall_upload(&key, &upload.upload_id, &file_event) {
+            summary.file_error = Some(format!("cannot resume: {e}"));
+            return summary;
+        }
+    }
 
     let tally = Arc::new(Tally::default());
     let (tx, mut rx) = mpsc::channel::<Item>(1024);
@@ -295,6 +302,11 @@ fn start_upload(data: &DataDir, key: &str, resume: bool) -> Result<Upload, Strin
     }
 }
 
+/// The name under which a file that cannot be read is announced (record 0).
+fn file_execution_name(key: &str, upload_id: &str) -> String {
+    execution_name(None, LOCAL_BUCKET, key, upload_id, 0)
+}
+
 /// What the reader hands to the scheduler.
 enum Item {
     Invoice { name: String, input: Value },
@@ -313,7 +325,7 @@ struct ReadEnd {
 fn read_file(path: &Path, format: Format, key: &str, upload_id: &str, stop: &Stop, tx: &mpsc::Sender<Item>) -> ReadEnd {
     let mut end = ReadEnd { records: 0, file_error: None, stopped: false };
     let file_error_item = |reason: String, records: u64| Item::FileError {
-        name: execution_name(None, LOCAL_BUCKET, key, upload_id, 0),
+        name: file_execution_name(key, upload_id),
         info: FileInfo { bucket: LOCAL_BUCKET.into(), key: key.into(), reason, records: Some(records) },
     };
     let file = match std::fs::File::open(path) {

@@ -6,9 +6,13 @@
 //! `default` (the event document, as an object), `email`, `sms`.
 //!
 //! Responsibilities:
-//! - **Each eventId once.** The ids already in the file are read when it is
-//!   opened (a resumed run), and a retried step's repeat is not written again;
-//!   its answer is the same `messageId`, derived from the eventId.
+//! - **Each eventId once, in bounded memory.** A retried step's repeat is not
+//!   written again (its answer is the same `messageId`, derived from the
+//!   eventId): the keys of this process's last [`RECENT`] events are kept. Events
+//!   written by an earlier process are not read at [`Outbox::open`] (memory
+//!   would grow with the file); a writer that may repeat some of them (a
+//!   resumed upload) calls [`Outbox::recall`] for exactly those, and they are
+//!   then held once too.
 //! - **Nothing acknowledged is lost.** Every line is handed to the OS in one
 //!   `write` on an `O_APPEND` file before [`Outbox::append`] returns, so a killed
 //!   process loses nothing it acknowledged (no `fsync` per line; [`Outbox::sync`]
@@ -21,21 +25,25 @@
 //!
 //! [`console_line`] renders a notification on one line for the terminal.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use workflow::Source;
 
 use crate::error::NotifyError;
 use crate::event::{EventType, Topic};
 use crate::message::{serialize_attributes, Attribute, Document, Message};
 use crate::notifier::{Notifier, Published};
+
+/// How many of this process's most recent events are remembered for dedupe.
+pub const RECENT: usize = 1 << 18;
 
 /// Why the outbox cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +65,25 @@ pub struct Appended {
     pub new: bool,
 }
 
+/// What [`Outbox::recall`] shows of each line to choose the events to hold.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineHead {
+    pub event_id: String,
+    #[serde(default)]
+    pub default: DocumentHead,
+}
+
+/// The part of a line's event document that [`LineHead`] reads.
+#[derive(Debug, Default, Deserialize)]
+pub struct DocumentHead {
+    /// Where the invoice came from (bucket, key, upload version, record).
+    #[serde(default)]
+    pub source: Option<Source>,
+}
+
+type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
+
 /// The outbox file.
 #[derive(Debug)]
 pub struct Outbox {
@@ -69,14 +96,29 @@ struct State {
     file: File,
     /// Bytes of complete lines in the file.
     len: u64,
-    /// Keys ([`key_of`]) of the eventIds in the file.
-    seen: HashSet<u128, BuildHasherDefault<KeyHasher>>,
+    /// Complete lines in the file.
+    lines: u64,
+    /// How many of this process's events `recent` keeps.
+    window: usize,
+    /// Keys of the events this process wrote, oldest first, at most `window`.
+    recent: VecDeque<u128>,
+    /// The keys in `recent`, and those [`Outbox::recall`] loaded.
+    held: KeySet,
+    /// The keys [`Outbox::recall`] loaded (never forgotten).
+    recalled: KeySet,
 }
 
 impl Outbox {
-    /// Opens (or creates) the outbox at `path` and reads the eventIds already
-    /// in it. The parent directory must exist.
+    /// Opens (or creates) the outbox at `path`: takes its lock and cuts off a
+    /// line torn by a crash. The events already in it are not read (see
+    /// [`Outbox::recall`]). The parent directory must exist.
     pub fn open(path: impl AsRef<Path>) -> Result<Outbox, OutboxError> {
+        Outbox::open_with_window(path, RECENT)
+    }
+
+    /// [`Outbox::open`], remembering this process's last `recent` events
+    /// instead of [`RECENT`].
+    pub fn open_with_window(path: impl AsRef<Path>, recent: usize) -> Result<Outbox, OutboxError> {
         let path = path.as_ref().to_path_buf();
         let io = |source| OutboxError::Io { path: path.clone(), source };
         let file = OpenOptions::new().read(true).append(true).create(true).open(&path).map_err(io)?;
@@ -85,8 +127,18 @@ impl Outbox {
             Err(std::fs::TryLockError::WouldBlock) => return Err(OutboxError::Locked { path }),
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        let (seen, len) = read_ids(&file, &path)?;
-        Ok(Outbox { path, state: Mutex::new(State { file, len, seen }) })
+        let len = repair_tail(&file, &path)?;
+        let lines = count_lines(&file, len).map_err(io)?;
+        let state = State {
+            file,
+            len,
+            lines,
+            window: recent.max(1),
+            recent: VecDeque::new(),
+            held: KeySet::default(),
+            recalled: KeySet::default(),
+        };
+        Ok(Outbox { path, state: Mutex::new(state) })
     }
 
     /// The file's path.
@@ -96,20 +148,60 @@ impl Outbox {
 
     /// Number of notifications in the outbox.
     pub fn len(&self) -> usize {
-        self.lock().seen.len()
+        self.lock().lines as usize
     }
 
+    /// Whether the outbox holds no notification.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Whether an event is already in the outbox.
+    /// Whether an event is held: written by this process recently, or recalled.
     pub fn contains(&self, event_id: &str) -> bool {
-        self.lock().seen.contains(&key_of(event_id))
+        self.lock().held.contains(&key_of(event_id))
     }
 
-    /// Appends `message` unless its eventId is already in the outbox. The
-    /// line is written to the OS before this returns.
+    /// Reads the file and holds the events of the lines `choose` picks, so
+    /// that appending one of them again writes nothing: call it before
+    /// repeating work whose events may already be in the file (a resumed
+    /// upload). Returns how many events it holds now. Every line is checked:
+    /// one that is not an event names its line number.
+    pub fn recall(&self, mut choose: impl FnMut(&LineHead) -> bool) -> Result<usize, OutboxError> {
+        let mut state = self.lock();
+        let io = |source| OutboxError::Io { path: self.path.clone(), source };
+        let mut reader = BufReader::with_capacity(1 << 16, (&state.file).take(state.len));
+        (&state.file).seek(SeekFrom::Start(0)).map_err(io)?;
+        let mut buf = Vec::new();
+        let mut number = 0u64;
+        let mut found = Vec::new();
+        loop {
+            buf.clear();
+            if reader.read_until(b'\n', &mut buf).map_err(io)? == 0 {
+                break;
+            }
+            number += 1;
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let head: LineHead = serde_json::from_slice(&buf).map_err(|e| OutboxError::Corrupt {
+                path: self.path.clone(),
+                line: number,
+                reason: e.to_string(),
+            })?;
+            if choose(&head) {
+                found.push(key_of(&head.event_id));
+            }
+        }
+        drop(reader);
+        for key in found {
+            state.held.insert(key);
+            state.recalled.insert(key);
+        }
+        Ok(state.recalled.len())
+    }
+
+    /// Appends `message` unless its eventId is held (see [`Outbox::contains`]).
+    /// The line is written to the OS before this returns.
     pub fn append(&self, message: &Message) -> Result<Appended, OutboxError> {
         let key = key_of(&message.event_id);
         let message_id = message_id_of(key);
@@ -128,7 +220,7 @@ impl Outbox {
         line.push(b'\n');
 
         let mut state = self.lock();
-        if state.seen.contains(&key) {
+        if state.held.contains(&key) {
             return Ok(Appended { message_id, new: false });
         }
         if let Err(source) = (&state.file).write_all(&line) {
@@ -137,7 +229,8 @@ impl Outbox {
             return Err(OutboxError::Io { path: self.path.clone(), source });
         }
         state.len += line.len() as u64;
-        state.seen.insert(key);
+        state.lines += 1;
+        state.remember(key);
         Ok(Appended { message_id, new: true })
     }
 
@@ -150,6 +243,21 @@ impl Outbox {
         // The state is only changed after a successful write, so it stays
         // consistent even if a holder panicked.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    /// Holds a key this process wrote, forgetting the oldest beyond the window.
+    fn remember(&mut self, key: u128) {
+        self.held.insert(key);
+        self.recent.push_back(key);
+        if self.recent.len() > self.window {
+            if let Some(old) = self.recent.pop_front() {
+                if !self.recalled.contains(&old) {
+                    self.held.remove(&old);
+                }
+            }
+        }
     }
 }
 
@@ -181,60 +289,64 @@ struct Line<'a> {
     sms: &'a str,
 }
 
-/// What is read back of a line when the outbox is opened.
-#[derive(Deserialize)]
-struct LineId {
-    #[serde(rename = "eventId")]
-    event_id: String,
-}
-
-/// Reads the eventIds of the complete lines; cuts off a torn last line.
-fn read_ids(file: &File, path: &Path) -> Result<(HashSet<u128, BuildHasherDefault<KeyHasher>>, u64), OutboxError> {
+/// Cuts off a line torn by a crash (the bytes after the last newline, unless
+/// they are a whole event written without its newline, which is then ended).
+/// Returns the length of the complete lines.
+fn repair_tail(file: &File, path: &Path) -> Result<u64, OutboxError> {
     let io = |source| OutboxError::Io { path: path.to_path_buf(), source };
-    let mut reader = BufReader::with_capacity(1 << 16, file);
-    let mut seen = HashSet::default();
-    let mut buf = Vec::new();
-    let mut len = 0u64;
-    let mut number = 0u64;
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(io)?;
-        if n == 0 {
+    let size = file.metadata().map_err(io)?.len();
+    // Find the last newline, reading backwards a block at a time.
+    let mut end_of_lines = 0u64;
+    let mut pos = size;
+    let mut block = vec![0u8; 1 << 16];
+    while pos > 0 {
+        let start = pos.saturating_sub(block.len() as u64);
+        let chunk = &mut block[..(pos - start) as usize];
+        let mut reader = file;
+        reader.seek(SeekFrom::Start(start)).map_err(io)?;
+        reader.read_exact(chunk).map_err(io)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            end_of_lines = start + i as u64 + 1;
             break;
         }
-        number += 1;
-        let complete = buf.last() == Some(&b'\n');
-        if buf.iter().all(u8::is_ascii_whitespace) {
-            if complete {
-                len += n as u64;
-            }
-            continue;
-        }
-        match serde_json::from_slice::<LineId>(&buf) {
-            Ok(line) => {
-                seen.insert(key_of(&line.event_id));
-                len += n as u64;
-                if !complete {
-                    // A whole line without its newline (written by hand): end it.
-                    (&*file).write_all(b"\n").map_err(io)?;
-                    len += 1;
-                }
-            }
-            // A crash mid-write: the line was never acknowledged.
-            Err(_) if !complete => break,
-            Err(e) => {
-                return Err(OutboxError::Corrupt { path: path.to_path_buf(), line: number, reason: e.to_string() })
-            }
-        }
+        pos = start;
     }
-    let size = file.metadata().map_err(io)?.len();
-    if size != len {
-        file.set_len(len).map_err(io)?;
+    if end_of_lines == size {
+        return Ok(size);
     }
-    Ok((seen, len))
+    let mut tail = Vec::with_capacity((size - end_of_lines) as usize);
+    let mut reader = file;
+    reader.seek(SeekFrom::Start(end_of_lines)).map_err(io)?;
+    reader.take(size - end_of_lines).read_to_end(&mut tail).map_err(io)?;
+    if tail.iter().all(u8::is_ascii_whitespace) {
+        return Ok(size);
+    }
+    if serde_json::from_slice::<LineHead>(&tail).is_ok() {
+        // A whole line without its newline (written by hand): end it.
+        (&*file).write_all(b"\n").map_err(io)?;
+        return Ok(size + 1);
+    }
+    // A crash mid-write: the line was never acknowledged.
+    file.set_len(end_of_lines).map_err(io)?;
+    Ok(end_of_lines)
 }
 
-/// 128 bits of SHA-256 of an eventId: the outbox's key for it.
+/// Lines (newlines) in the first `len` bytes of the file.
+fn count_lines(file: &File, len: u64) -> std::io::Result<u64> {
+    let mut reader = file;
+    reader.seek(SeekFrom::Start(0))?;
+    let mut reader = reader.take(len);
+    let mut block = vec![0u8; 1 << 16];
+    let mut lines = 0u64;
+    loop {
+        let n = reader.read(&mut block)?;
+        if n == 0 {
+            return Ok(lines);
+        }
+        lines += block[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+}
+
 fn key_of(event_id: &str) -> u128 {
     let digest = Sha256::digest(event_id.as_bytes());
     let mut bytes = [0u8; 16];

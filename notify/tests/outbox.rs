@@ -87,6 +87,10 @@ fn events_are_held_once_across_a_reopen() {
     };
     let outbox = Outbox::open(&path).unwrap();
     assert_eq!(outbox.len(), 1);
+    // Not read at open (memory would grow with the file) …
+    assert!(!outbox.contains(&processed.event_id));
+    // … but recalled by a writer that may repeat it (a resumed upload).
+    assert_eq!(outbox.recall(|_| true).unwrap(), 1);
     assert!(outbox.contains(&processed.event_id));
     let again = outbox.append(&processed).unwrap();
     assert!(!again.new);
@@ -136,6 +140,7 @@ fn a_complete_last_line_without_its_newline_is_kept() {
     let path = dir.path().join("outbox.jsonl");
     std::fs::write(&path, "{\"eventId\":\"hand-written:INVOICE_FAILED\"}").unwrap();
     let outbox = Outbox::open(&path).unwrap();
+    outbox.recall(|_| true).unwrap();
     assert!(outbox.contains("hand-written:INVOICE_FAILED"));
     outbox.append(&compose(&input(common::FAILED))).unwrap();
     drop(outbox);
@@ -147,7 +152,8 @@ fn a_corrupt_line_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("outbox.jsonl");
     std::fs::write(&path, "{\"eventId\":\"a\"}\n\nnot json\n{\"eventId\":\"b\"}\n").unwrap();
-    let err = Outbox::open(&path).unwrap_err();
+    let outbox = Outbox::open(&path).unwrap();
+    let err = outbox.recall(|_| true).unwrap_err();
     match &err {
         OutboxError::Corrupt { line, .. } => assert_eq!(*line, 3),
         other => panic!("{other}"),
@@ -155,6 +161,54 @@ fn a_corrupt_line_is_named() {
     assert!(err.to_string().contains("outbox.jsonl, line 3"), "{err}");
     // Nothing was changed.
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 4);
+}
+
+#[test]
+fn recall_holds_only_the_chosen_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.jsonl");
+    let processed = compose(&input(common::PROCESSED));
+    let rejected = compose(&input(common::REJECTED));
+    {
+        let outbox = Outbox::open(&path).unwrap();
+        outbox.append(&processed).unwrap();
+        outbox.append(&rejected).unwrap();
+    }
+    let outbox = Outbox::open(&path).unwrap();
+    let chosen = outbox.recall(|line| line.event_id == processed.event_id).unwrap();
+    assert_eq!(chosen, 1);
+    assert!(!outbox.append(&processed).unwrap().new);
+    assert!(outbox.append(&rejected).unwrap().new, "not recalled: written again");
+    // Lines carry the source, so a resumed upload can pick its own events.
+    let mut sources = Vec::new();
+    outbox
+        .recall(|line| {
+            sources.push(line.default.source.as_ref().map(|s| s.record));
+            false
+        })
+        .unwrap();
+    assert_eq!(sources, [Some(1), Some(2), Some(2)]);
+}
+
+#[test]
+fn memory_is_bounded_the_oldest_events_of_this_process_are_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.jsonl");
+    const WINDOW: usize = 100;
+    let outbox = Outbox::open_with_window(&path, WINDOW).unwrap();
+    let template = input(common::PROCESSED);
+    let first = compose(&NotifyInput { execution_name: "exec-0".into(), ..template.clone() });
+    outbox.append(&first).unwrap();
+    for i in 1..=WINDOW {
+        let message = compose(&NotifyInput { execution_name: format!("exec-{i}"), ..template.clone() });
+        assert!(outbox.append(&message).unwrap().new);
+        if i == WINDOW - 1 {
+            assert!(outbox.contains(&first.event_id), "held while among the last WINDOW");
+            assert!(!outbox.append(&first).unwrap().new);
+        }
+    }
+    assert!(!outbox.contains(&first.event_id), "forgotten after WINDOW newer events");
+    assert_eq!(outbox.len(), WINDOW + 1);
 }
 
 #[test]
@@ -261,6 +315,7 @@ fn a_killed_writer_loses_nothing_it_acknowledged() {
     child.wait().unwrap();
     assert_eq!(acked.len(), 2000, "the child stopped early");
     let outbox = Outbox::open(&path).unwrap();
+    outbox.recall(|_| true).unwrap();
     for id in &acked {
         assert!(outbox.contains(id), "{id} was acknowledged but is not in the outbox");
     }
