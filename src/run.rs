@@ -25,7 +25,6 @@ use ingest::{Format, InvoiceReader, Limits, ReadError};
 use notify::{EventType, FileInfo, NotifyInput};
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use workflow::naming::execution_name;
 use workflow::{ErrorCode, FieldError, Source};
@@ -34,6 +33,9 @@ use crate::config::RulesArgs;
 use crate::data_dir::{DataDir, Upload, UploadStatus};
 use crate::files::{expand_inputs, Input};
 use crate::pipeline::{Pipeline, Settings};
+
+/// Records read ahead of the executions (bounded: memory stays flat).
+const QUEUED: usize = 1024;
 
 /// The bucket name of local uploads.
 pub const LOCAL_BUCKET: &str = "local";
@@ -203,75 +205,39 @@ pub async fn run_file(
     }
 
     let tally = Arc::new(Tally::default());
-    let (tx, mut rx) = mpsc::channel::<Item>(1024);
+    let (tx, rx) = async_channel::bounded::<Item>(QUEUED);
     let reader = {
         let (path, key, upload_id, stop) = (path.to_path_buf(), key.clone(), upload.upload_id.clone(), stop.clone());
         tokio::task::spawn_blocking(move || read_file(&path, format, &key, &upload_id, &stop, &tx))
     };
     let progress = Progress::new(&summary.file, args.json);
-    let permits = Arc::new(Semaphore::new(args.concurrency as usize));
-    let mut running = JoinSet::new();
-    while let Some(item) = rx.recv().await {
-        let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
-        let (pipeline, tally, progress) = (pipeline.clone(), tally.clone(), progress.clone());
-        running.spawn(async move {
-            match item {
-                Item::Invoice { name, input } => {
-                    let outcome = pipeline.execute(&name, input).await;
-                    tally.count(&name, &outcome);
+    // A fixed pool of workers, each running one item at a time: at most
+    // `concurrency` executions at once, with no task or permit per invoice.
+    let mut workers = JoinSet::new();
+    for _ in 0..args.concurrency {
+        let (rx, pipeline, tally, progress, stop) =
+            (rx.clone(), pipeline.clone(), tally.clone(), progress.clone(), stop.clone());
+        workers.spawn(async move {
+            while let Ok(item) = rx.recv().await {
+                if stop.requested() {
+                    // Read but not started: the interrupted upload's resume runs it.
+                    continue;
                 }
-                Item::Unreadable { name, source, reason } => {
-                    tally.unreadable.fetch_add(1, Ordering::Relaxed);
-                    let error = FieldError::new("record", ErrorCode::Unreadable, reason);
-                    let notice = NotifyInput {
-                        event_type: EventType::InvoiceRejected,
-                        execution_name: name,
-                        invoice: None,
-                        source: Some(source),
-                        errors: Some(vec![error]),
-                        processing: None,
-                        failure: None,
-                        file: None,
-                    };
-                    if let Err(e) = pipeline.notify(&notice).await {
-                        tally.fail_note(json!({"record": notice.source.map(|s| s.record), "error": e.error_type(), "cause": e.to_string()}));
-                    }
-                }
-                Item::FileError { name, info } => {
-                    let notice = NotifyInput {
-                        event_type: EventType::FileRejected,
-                        execution_name: name,
-                        invoice: None,
-                        source: None,
-                        errors: None,
-                        processing: None,
-                        failure: None,
-                        file: Some(info),
-                    };
-                    if let Err(e) = pipeline.notify(&notice).await {
-                        tally.fail_note(json!({"error": e.error_type(), "cause": e.to_string()}));
-                    }
-                }
+                handle(item, &pipeline, &tally).await;
+                progress.tick();
             }
-            progress.tick();
-            drop(permit);
         });
-        // Reap finished tasks as we go, so the set stays small.
-        while running.try_join_next().is_some() {}
     }
-    while running.join_next().await.is_some() {}
+    drop(rx);
+    while workers.join_next().await.is_some() {}
     progress.finish();
 
-    let read = reader.await.unwrap_or_else(|e| ReadEnd {
-        records: 0,
-        file_error: Some(format!("reader failed: {e}")),
-        stopped: false,
-    });
-    summary.records = read.records;
+    let read =
+        reader.await.unwrap_or_else(|e| ReadEnd { file_error: Some(format!("reader failed: {e}")), stopped: false });
     summary.file_error = read.file_error;
-    summary.interrupted = read.stopped;
+    summary.interrupted = read.stopped || stop.requested();
     tally.fill(&mut summary);
-    let status = if read.stopped {
+    let status = if summary.interrupted {
         UploadStatus::Interrupted
     } else if summary.failed > 0 {
         UploadStatus::Incomplete
@@ -282,6 +248,49 @@ pub async fn run_file(
         eprintln!("invoices run: {e}");
     }
     summary
+}
+
+/// Runs one item: an execution, or the notice of what cannot be read.
+async fn handle(item: Item, pipeline: &Pipeline, tally: &Tally) {
+    match item {
+        Item::Invoice { name, input } => {
+            let outcome = pipeline.execute(&name, input).await;
+            tally.count(&name, &outcome);
+        }
+        Item::Unreadable { name, source, reason } => {
+            tally.unreadable.fetch_add(1, Ordering::Relaxed);
+            let error = FieldError::new("record", ErrorCode::Unreadable, reason);
+            let record = source.record;
+            let notice = NotifyInput {
+                event_type: EventType::InvoiceRejected,
+                execution_name: name,
+                invoice: None,
+                source: Some(source),
+                errors: Some(vec![error]),
+                processing: None,
+                failure: None,
+                file: None,
+            };
+            if let Err(e) = pipeline.notify(&notice).await {
+                tally.fail_note(json!({"record": record, "error": e.error_type(), "cause": e.to_string()}));
+            }
+        }
+        Item::FileError { name, info } => {
+            let notice = NotifyInput {
+                event_type: EventType::FileRejected,
+                execution_name: name,
+                invoice: None,
+                source: None,
+                errors: None,
+                processing: None,
+                failure: None,
+                file: Some(info),
+            };
+            if let Err(e) = pipeline.notify(&notice).await {
+                tally.fail_note(json!({"error": e.error_type(), "cause": e.to_string()}));
+            }
+        }
+    }
 }
 
 fn start_upload(data: &DataDir, key: &str, resume: bool) -> Result<Upload, String> {
@@ -315,15 +324,22 @@ enum Item {
 }
 
 struct ReadEnd {
-    records: u64,
     file_error: Option<String>,
     /// Stopped by Ctrl-C before the end of the file.
     stopped: bool,
 }
 
 /// Reads the file on a blocking thread, one execution input per invoice.
-fn read_file(path: &Path, format: Format, key: &str, upload_id: &str, stop: &Stop, tx: &mpsc::Sender<Item>) -> ReadEnd {
-    let mut end = ReadEnd { records: 0, file_error: None, stopped: false };
+fn read_file(
+    path: &Path,
+    format: Format,
+    key: &str,
+    upload_id: &str,
+    stop: &Stop,
+    tx: &async_channel::Sender<Item>,
+) -> ReadEnd {
+    let mut end = ReadEnd { file_error: None, stopped: false };
+    let mut records = 0u64;
     let file_error_item = |reason: String, records: u64| Item::FileError {
         name: file_execution_name(key, upload_id),
         info: FileInfo { bucket: LOCAL_BUCKET.into(), key: key.into(), reason, records: Some(records) },
@@ -333,7 +349,7 @@ fn read_file(path: &Path, format: Format, key: &str, upload_id: &str, stop: &Sto
         Err(e) => {
             let reason = format!("cannot open: {e}");
             end.file_error = Some(reason.clone());
-            let _ = tx.blocking_send(file_error_item(reason, 0));
+            let _ = tx.send_blocking(file_error_item(reason, 0));
             return end;
         }
     };
@@ -353,7 +369,7 @@ fn read_file(path: &Path, format: Format, key: &str, upload_id: &str, stop: &Sto
         }
         let item = match next {
             Ok(record) => {
-                end.records += 1;
+                records += 1;
                 let name =
                     execution_name(record.invoice.invoice_id_text(), LOCAL_BUCKET, key, upload_id, record.record);
                 Item::Invoice {
@@ -362,16 +378,16 @@ fn read_file(path: &Path, format: Format, key: &str, upload_id: &str, stop: &Sto
                 }
             }
             Err(ReadError::Record(e)) => {
-                end.records += 1;
+                records += 1;
                 let name = execution_name(None, LOCAL_BUCKET, key, upload_id, e.record);
                 Item::Unreadable { name, source: source(e.record, e.line), reason: e.to_string() }
             }
             Err(ReadError::File(e)) => {
                 end.file_error = Some(e.to_string());
-                file_error_item(e.to_string(), end.records)
+                file_error_item(e.to_string(), records)
             }
         };
-        if tx.blocking_send(item).is_err() {
+        if tx.send_blocking(item).is_err() {
             break;
         }
     }
@@ -434,6 +450,7 @@ impl Tally {
         s.duplicate = self.duplicate.load(Ordering::Relaxed);
         s.failed = self.failed.load(Ordering::Relaxed);
         s.unreadable = self.unreadable.load(Ordering::Relaxed);
+        s.records = s.processed + s.rejected + s.duplicate + s.failed + s.unreadable;
         s.failures = std::mem::take(&mut *self.failures.lock().unwrap_or_else(|p| p.into_inner()));
     }
 }
