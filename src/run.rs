@@ -526,8 +526,9 @@ fn report(
         println!("{doc:#}");
     } else {
         let width = summaries.iter().map(|s| s.file.len()).max().unwrap_or(5).max(5);
+        let digits = total.records.max(1).to_string().len();
         for s in summaries {
-            println!("{}", line(s, width));
+            println!("{}", line(s, width, digits));
             if let Some(e) = &s.file_error {
                 println!("{:width$}  file error: {e}", "");
             }
@@ -535,7 +536,7 @@ fn report(
                 println!("{:width$}  failed: {}", "", one_line(f));
             }
         }
-        println!("{}", line(&FileSummary { file: "Total".into(), ..total }, width));
+        println!("{}", line(&FileSummary { file: "Total".into(), ..total }, width, digits));
         let rate = total.records as f64 / elapsed.as_secs_f64().max(1e-9);
         println!(
             "{} records in {} file{}, {:.2} s ({:.0} records/s). Store: {}; {} new notifications in {}.",
@@ -573,9 +574,9 @@ fn report(
     }
 }
 
-fn line(s: &FileSummary, width: usize) -> String {
+fn line(s: &FileSummary, width: usize, n: usize) -> String {
     format!(
-        "{:width$}  {:>7} processed  {:>7} rejected  {:>7} duplicate  {:>5} failed  {:>5} unreadable",
+        "{:width$}  {:>n$} processed  {:>n$} rejected  {:>n$} duplicate  {:>n$} failed  {:>n$} unreadable",
         s.file, s.processed, s.rejected, s.duplicate, s.failed, s.unreadable
     )
 }

@@ -323,7 +323,9 @@ fn the_readme_shows_only_tested_commands() {
         let line = lines[i].trim_start().trim_start_matches("$ ");
         if line.starts_with("aws dynamodb ") {
             let mut command = line.to_string();
-            while command.ends_with('\\') && i + 1 < lines.len() {
+            // A command goes on after a trailing backslash, and inside a quoted argument.
+            let open_quote = |c: &str| c.matches('\'').count() % 2 == 1;
+            while (command.ends_with('\\') || open_quote(&command)) && i + 1 < lines.len() {
                 i += 1;
                 command.push('\n');
                 command.push_str(lines[i]);
