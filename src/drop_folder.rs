@@ -83,9 +83,16 @@ impl DropFolder {
             }
             let since = match self.pending.get(&path) {
                 Some((last, since)) if *last == print => *since,
-                _ => {
+                // Seen changing: the clock starts now.
+                Some(_) => {
                     self.pending.insert(path.clone(), (print, now));
                     now
+                }
+                // First seen: unchanged since its modification time, as far as we know.
+                None => {
+                    let since = modified.min(now);
+                    self.pending.insert(path.clone(), (print, since));
+                    since
                 }
             };
             // Ready once unchanged for the settle time, both by our clock and by its mtime.
@@ -134,8 +141,8 @@ mod tests {
         std::fs::write(dir.path().join("b.csv.part"), "x").unwrap();
         std::fs::write(dir.path().join(".hidden.csv"), "x").unwrap();
         std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
-        let t0 = SystemTime::now() + Duration::from_secs(5);
-        assert!(folder.ready(t0).unwrap().is_empty(), "just seen: not settled");
+        let t0 = SystemTime::now() + Duration::from_millis(500);
+        assert!(folder.ready(t0).unwrap().is_empty(), "just written: not settled");
         // It grows: the clock starts again.
         std::fs::write(&file, "invoiceId\nINV-1\n").unwrap();
         assert!(folder.ready(t0 + Duration::from_secs(1)).unwrap().is_empty());

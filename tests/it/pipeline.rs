@@ -3,6 +3,7 @@
 //! and the outbox file.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -296,6 +297,77 @@ fn killed_runs_resume_to_every_invoice_stored_once() {
     let event_ids: BTreeSet<&str> = outbox.iter().map(|l| l["eventId"].as_str().unwrap()).collect();
     assert_eq!(event_ids.len(), outbox.len(), "each event once");
     assert_eq!(outbox.len(), 10_000);
+}
+
+#[test]
+fn ctrl_c_stops_starting_executions_and_resume_finishes_the_upload() {
+    let local = Local::new();
+    let file = sample(&local, "batch.csv", &["--count", "10000", "--seed", "11"]);
+    let mut child = local
+        .command(&["run", TODAY, "--json"])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start run");
+    let outbox = local.data().join("outbox.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while std::fs::read(&outbox).map(|b| b.iter().filter(|&&c| c == b'\n').count()).unwrap_or(0) < 1000 {
+        assert!(Instant::now() < deadline, "no progress");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = json_of(&out);
+    assert_eq!(summary["interrupted"], true);
+    let file_summary = &summary["files"][0];
+    assert_eq!(file_summary["interrupted"], true);
+    let done = count(file_summary, "processed");
+    assert!(done >= 1000 && done < 10_000, "{done} processed before the interruption");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no new executions are started"));
+    // Everything reported done is stored, and nothing more was started after Ctrl-C.
+    assert_eq!(local.stored().len() as u64, done);
+
+    let (code, resumed) = local.run(&["--resume", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{resumed:#}");
+    assert_eq!(resumed["files"][0]["uploadId"], file_summary["uploadId"]);
+    let stored = local.stored();
+    assert_eq!(stored.len(), 10_000);
+    assert_gap_free(&stored);
+    let outbox = local.outbox();
+    assert_eq!(outbox.len(), 10_000, "each invoice announced once");
+    assert!(outbox.iter().all(|l| l["eventType"] == "INVOICE_PROCESSED"));
+}
+
+#[test]
+fn watch_never_reads_a_file_that_is_still_being_written() {
+    let local = Local::new();
+    let drop = local.path("drop");
+    std::fs::create_dir(&drop).unwrap();
+    let csv = std::fs::read_to_string("samples/invoices.csv").unwrap();
+    let (head, tail) = csv.split_at(csv.len() / 2);
+    let growing = drop.join("growing.csv");
+    std::fs::write(&growing, head).unwrap();
+    let watch_once = || {
+        let mut cmd = local.command(&["watch", TODAY, "--json", "--once", "--settle-ms", "1500"]);
+        cmd.arg(&drop).output().expect("watch")
+    };
+    // Just written: not settled yet, so not read.
+    let out = watch_once();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty(), "read too early: {}", String::from_utf8_lossy(&out.stdout));
+    // The writer goes on; once it has finished and the file has settled, it is read whole.
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::OpenOptions::new().append(true).open(&growing).unwrap().write_all(tail.as_bytes()).unwrap();
+    let out = watch_once();
+    assert!(out.stdout.is_empty(), "read while still changing");
+    std::thread::sleep(Duration::from_millis(1700));
+    let out = watch_once();
+    let line: Value = serde_json::from_slice(&out.stdout).expect("one summary");
+    assert_eq!(count(&line, "processed"), 4, "the whole file");
+    assert_eq!(count(&line, "unreadable"), 0);
 }
 
 #[test]
