@@ -303,7 +303,7 @@ fn killed_runs_resume_to_every_invoice_stored_once() {
 fn ctrl_c_stops_starting_executions_and_resume_finishes_the_upload() {
     let local = Local::new();
     let file = sample(&local, "batch.csv", &["--count", "10000", "--seed", "11"]);
-    let mut child = local
+    let child = local
         .command(&["run", TODAY, "--json"])
         .arg(&file)
         .stdout(Stdio::piped())
@@ -325,7 +325,7 @@ fn ctrl_c_stops_starting_executions_and_resume_finishes_the_upload() {
     let file_summary = &summary["files"][0];
     assert_eq!(file_summary["interrupted"], true);
     let done = count(file_summary, "processed");
-    assert!(done >= 1000 && done < 10_000, "{done} processed before the interruption");
+    assert!((1000..10_000).contains(&done), "{done} processed before the interruption");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no new executions are started"));
     // Everything reported done is stored, and nothing more was started after Ctrl-C.
     assert_eq!(local.stored().len() as u64, done);
