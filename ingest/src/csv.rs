@@ -419,22 +419,12 @@ impl<R: Read> CsvReader<R> {
 
     /// Reads the BOM, detects the delimiter and maps the header's columns.
     fn read_header(&mut self) -> Result<(), FileError> {
-        let shift = self.win.fill(0, 1)?;
-        debug_assert_eq!(shift, 0);
+        self.pos = self.win.start_text()?;
+        // The first line whole, to count its delimiters.
         while !self.win.eof && memchr(b'\n', &self.win.buf[..self.win.end]).is_none() {
             self.win.fill(0, 1)?;
         }
-        let head = &self.win.buf[..self.win.end];
-        if head.is_empty() {
-            return Err(FileError::new(None, "file is empty".into()));
-        }
-        if let Some(at) = memchr(0, &head[..head.len().min(8192)]) {
-            return Err(FileError::new(None, format!("not a text file (NUL byte at offset {at})")));
-        }
-        if head.starts_with(b"\xEF\xBB\xBF") {
-            self.pos = 3;
-        }
-        self.delimiter = detect_delimiter(&head[self.pos..]);
+        self.delimiter = detect_delimiter(&self.win.buf[self.pos..self.win.end]);
         // The header: the first row that is not blank.
         let header = loop {
             let first = self.spans.len();

@@ -343,19 +343,9 @@ impl<R: Read> JsonReader<R> {
         Ok(shift)
     }
 
-    /// First read: refuses binary data, skips a BOM.
+    /// First read: refuses an empty or binary file, skips a BOM.
     fn prepare(&mut self) -> Result<(), FileError> {
-        self.win.fill(0, 1)?;
-        let head = &self.win.buf[..self.win.end];
-        if head.is_empty() {
-            return Err(FileError::new(None, "file is empty".into()));
-        }
-        if let Some(at) = memchr(0, &head[..head.len().min(8192)]) {
-            return Err(FileError::new(None, format!("not a text file (NUL byte at offset {at})")));
-        }
-        if head.starts_with(b"\xEF\xBB\xBF") {
-            self.pos = 3;
-        }
+        self.pos = self.win.start_text()?;
         Ok(())
     }
 

@@ -29,6 +29,20 @@ impl<R: Read> Window<R> {
         Window { reader, buf: vec![0; CHUNK], end: 0, eof: false, total: 0, discarded: 0, limits }
     }
 
+    /// The first read of a text file: refuses an empty or binary file (a NUL
+    /// byte in its first 8 KiB) and returns the length of a UTF-8 BOM to skip.
+    pub(crate) fn start_text(&mut self) -> Result<usize, FileError> {
+        self.fill(0, 1)?;
+        let head = &self.buf[..self.end];
+        if head.is_empty() {
+            return Err(FileError::new(None, "file is empty".into()));
+        }
+        if let Some(at) = memchr::memchr(0, &head[..head.len().min(8192)]) {
+            return Err(FileError::new(None, format!("not a text file (NUL byte at offset {at})")));
+        }
+        Ok(if head.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 })
+    }
+
     pub(crate) fn limits(&self) -> &Limits {
         &self.limits
     }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -46,30 +46,7 @@ async fn runtime_api(events: Vec<Value>) -> (String, mpsc::UnboundedReceiver<Out
 type Queue = Mutex<VecDeque<(usize, Value)>>;
 
 async fn serve(mut stream: TcpStream, queue: &Queue, tx: &mpsc::UnboundedSender<Outcome>) -> std::io::Result<()> {
-    let mut request = Vec::new();
-    let mut buf = [0u8; 8192];
-    let header_end = loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        request.extend_from_slice(&buf[..n]);
-        if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&request[..header_end]).to_string();
-    let length = head
-        .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")))
-        .map_or(0, |(_, v)| v.trim().parse::<usize>().unwrap_or(0));
-    while request.len() < header_end + length {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        request.extend_from_slice(&buf[..n]);
-    }
+    let Some((head, request_body)) = common::read_request(&mut stream).await? else { return Ok(()) };
     let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
     if path.ends_with("/invocation/next") {
         let next = queue.lock().unwrap().pop_front();
@@ -96,7 +73,7 @@ async fn serve(mut stream: TcpStream, queue: &Queue, tx: &mpsc::UnboundedSender<
             [_, "runtime", "invocation", id, kind] => (id.to_string(), kind.to_string()),
             _ => ("-".to_string(), path.clone()),
         };
-        let body = serde_json::from_slice(&request[header_end..]).unwrap_or(Value::Null);
+        let body = serde_json::from_slice(&request_body).unwrap_or(Value::Null);
         let _ = tx.send(Outcome { request_id, kind, body });
         stream.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}").await?;
     }

@@ -277,31 +277,8 @@ impl Proxy {
 
 /// Serves one request on a connection, then closes it.
 async fn serve(mut client: TcpStream, upstream: &str, fault: Fault, publishes: &AtomicUsize) -> std::io::Result<()> {
-    let mut request = Vec::new();
-    let mut buf = [0u8; 8192];
-    let header_end = loop {
-        let n = client.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        request.extend_from_slice(&buf[..n]);
-        if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&request[..header_end]).to_string();
-    let length = head
-        .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")))
-        .map_or(0, |(_, v)| v.trim().parse::<usize>().unwrap_or(0));
-    while request.len() < header_end + length {
-        let n = client.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        request.extend_from_slice(&buf[..n]);
-    }
-    let body = String::from_utf8_lossy(&request[header_end..]);
+    let Some((head, request_body)) = common::read_request(&mut client).await? else { return Ok(()) };
+    let body = String::from_utf8_lossy(&request_body);
     if body.contains("Action=Publish") {
         let n = publishes.fetch_add(1, Ordering::SeqCst);
         if n < fault.count {
@@ -321,7 +298,8 @@ async fn serve(mut client: TcpStream, upstream: &str, fault: Fault, publishes: &
         }
     }
     let mut server = TcpStream::connect(upstream).await?;
-    server.write_all(&request).await?;
+    server.write_all(head.as_bytes()).await?;
+    server.write_all(&request_body).await?;
     let mut response = Vec::new();
     server.read_to_end(&mut response).await?; // the emulator closes after each answer
     client.write_all(&response).await?;

@@ -102,3 +102,35 @@ pub fn every_sample() -> Vec<(&'static str, NotifyInput)> {
     all.push(("failed_no_invoice", input(FAILED_NO_INVOICE)));
     all
 }
+
+/// One HTTP/1.1 request read off a test server's connection: its head (request
+/// line and headers, as text) and its body (by Content-Length). `None` when the
+/// client closed the connection before sending a request.
+pub async fn read_request(stream: &mut tokio::net::TcpStream) -> std::io::Result<Option<(String, Vec<u8>)>> {
+    use tokio::io::AsyncReadExt;
+    let mut request = Vec::new();
+    let mut buf = [0u8; 8192];
+    let header_end = loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        request.extend_from_slice(&buf[..n]);
+        if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&request[..header_end]).to_string();
+    let length = head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")))
+        .map_or(0, |(_, v)| v.trim().parse::<usize>().unwrap_or(0));
+    while request.len() < header_end + length {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        request.extend_from_slice(&buf[..n]);
+    }
+    Ok(Some((head, request.split_off(header_end))))
+}
