@@ -216,7 +216,7 @@ mod tests {
         assert!(out.is_valid, "{:?}", out.errors);
         assert_eq!(
             serde_json::to_string(&out).unwrap(),
-            r#"{"isValid":true,"errors":[],"invoice":{"invoiceId":"INV-001","customerId":"CUST-123","amount":1500.10,"currency":"USD","dueDate":"2030-12-31","items":[{"description":"Consulting hours","quantity":50,"rate":30.002}]}}"#
+            r#"{"isValid":true,"errors":[],"invoice":{"invoiceId":"INV-001","customerId":"CUST-123","amount":1500.10,"currency":"USD","dueDate":"2030-12-31","items":[{"description":"Consulting hours","quantity":50,"rate":30.002}]},"invoiceId":"INV-001"}"#
         );
     }
 
