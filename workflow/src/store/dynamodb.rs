@@ -43,11 +43,14 @@
 //! item of an invoiceId that is already there). Both happen or neither, so a
 //! number exists exactly when its invoice does: unique, never reused, no gaps.
 //! A cancelled transaction is sorted out per item: a stored invoiceId gets its
-//! stored receipt ([`Inserted::Existing`], nothing consumed); a counter that
-//! moved (another writer) or a transaction conflict is retried with the
-//! counter read again, after a jittered exponential backoff, at most
-//! [`DynamoOptions::max_attempts`] times, then [`StoreError::Throttled`].
-//! Throttling is first retried by the SDK (standard retry mode).
+//! stored receipt ([`Inserted::Existing`], nothing consumed) and the rest of
+//! the batch is retried at once; any other cancellation (a counter that moved
+//! because another writer committed, a transaction conflict, an item or index
+//! DynamoDB throttles) is retried with the counter read again after a
+//! full-jitter exponential backoff (at most [`DynamoOptions::backoff_cap`]),
+//! at most [`DynamoOptions::max_attempts`] attempts in all, then
+//! [`StoreError::Throttled`]. Throttled requests are first retried by the
+//! SDK (standard retry mode).
 //!
 //! Before the transaction, one consistent `BatchGetItem` reads the batch's
 //! invoiceIds (alongside the counter read): retries and duplicates are
@@ -451,9 +454,10 @@ impl Numbering {
             };
             let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
             if code(0) != "None" {
-                self.counter = None; // another writer moved it
+                self.counter = None; // another writer moved it (or it may have)
             }
-            let mut contended = matches!(code(0), "ConditionalCheckFailed" | "TransactionConflict");
+            let codes: Vec<&str> = (0..=jobs.len()).map(code).collect();
+            let back_off = needs_backoff(&codes);
             let mut retry = Vec::with_capacity(jobs.len());
             for (i, job) in jobs.into_iter().enumerate() {
                 match code(i + 1) {
@@ -473,11 +477,7 @@ impl Numbering {
                             job.invoice_id
                         ))));
                     }
-                    "None" => retry.push(job),
-                    _ => {
-                        contended = true;
-                        retry.push(job);
-                    }
+                    _ => retry.push(job),
                 }
             }
             jobs = retry;
@@ -487,12 +487,15 @@ impl Numbering {
             attempt += 1;
             if attempt >= self.options.max_attempts {
                 let e = StoreError::Throttled(format!(
-                    "numbering for {year} kept conflicting with other writers ({attempt} attempts)"
+                    "numbering for {year} was cancelled {attempt} times (last reasons: counter {}, invoices {}); \
+                     other writers or DynamoDB's throttling kept it from committing",
+                    codes[0],
+                    codes[1..].join(", ")
                 ));
                 reply_all(jobs, e);
                 return None;
             }
-            if contended {
+            if back_off {
                 tokio::time::sleep(self.backoff(attempt)).await;
             }
         }
@@ -616,6 +619,28 @@ impl Numbering {
             Err(e) => Err(TransactFailure::Other(map_sdk_error("TransactWriteItems", e))),
         }
     }
+}
+
+/// Whether a cancelled numbering transaction is retried only after a backoff,
+/// from its cancellation reasons (`codes[0]` the counter's, then one per
+/// invoice; `"None"` for an action that was fine).
+///
+/// The one cancellation retried at once is the one explained by the batch
+/// itself: some invoices' own `ConditionalCheckFailed` (already stored: they
+/// are answered and leave the batch) or `ValidationError` (refused: likewise),
+/// with the counter and every other invoice fine. Everything else means
+/// contention or load: the counter moved (`ConditionalCheckFailed`), another
+/// transaction holds an item (`TransactionConflict`), DynamoDB throttles an
+/// item or an index (`ThrottlingError`, `ProvisionedThroughputExceeded`), or a
+/// reason this code does not know. Retrying those at once would only repeat
+/// the cancellation, so they wait (full jitter, bounded by
+/// [`DynamoOptions::backoff_cap`]).
+fn needs_backoff(codes: &[&str]) -> bool {
+    let (counter, invoices) = codes.split_first().unwrap_or((&"None", &[]));
+    let answered = |c: &&str| matches!(*c, "ConditionalCheckFailed" | "ValidationError");
+    let explained =
+        *counter == "None" && invoices.iter().all(|c| *c == "None" || answered(c)) && invoices.iter().any(answered);
+    !explained
 }
 
 fn reply_all(jobs: Vec<Job>, error: StoreError) {
@@ -901,6 +926,53 @@ impl InvoiceStore for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cancellations_back_off_unless_the_batch_explains_them() {
+        // Retried at once: only invoices already stored (or refused) stopped it.
+        assert!(!needs_backoff(&["None", "ConditionalCheckFailed"]));
+        assert!(!needs_backoff(&["None", "None", "ConditionalCheckFailed", "ValidationError"]));
+        // Another writer moved the counter, or holds an item.
+        assert!(needs_backoff(&["ConditionalCheckFailed", "None"]));
+        assert!(needs_backoff(&["ConditionalCheckFailed", "ConditionalCheckFailed"]));
+        assert!(needs_backoff(&["TransactionConflict", "None"]));
+        assert!(needs_backoff(&["None", "TransactionConflict", "ConditionalCheckFailed"]));
+        // DynamoDB throttles the counter item (or an index), the invoices are fine.
+        assert!(needs_backoff(&["ThrottlingError", "None"]));
+        assert!(needs_backoff(&["ProvisionedThroughputExceeded", "None", "None"]));
+        assert!(needs_backoff(&["None", "ThrottlingError"]));
+        // Unknown or no reason at all.
+        assert!(needs_backoff(&["None", "None"]));
+        assert!(needs_backoff(&["SomethingNew", "ConditionalCheckFailed"]));
+        assert!(needs_backoff(&[]));
+    }
+
+    #[test]
+    fn backoff_is_full_jitter_below_the_cap() {
+        let numbering = |base: u64, cap: u64| Numbering {
+            client: Client::from_conf(
+                aws_sdk_dynamodb::Config::builder()
+                    .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+                    .build(),
+            ),
+            table: Arc::from("t"),
+            options: DynamoOptions {
+                backoff_base: Duration::from_millis(base),
+                backoff_cap: Duration::from_millis(cap),
+                ..DynamoOptions::default()
+            },
+            counter: None,
+        };
+        let n = numbering(10, 300);
+        for attempt in 1..40 {
+            let ceiling = Duration::from_millis((10u64 << attempt.min(16)).min(300));
+            let waits: Vec<Duration> = (0..200).map(|_| n.backoff(attempt)).collect();
+            assert!(waits.iter().all(|w| *w <= ceiling), "attempt {attempt}: {waits:?}");
+            // Jittered: not all the same, and some well below the ceiling.
+            assert!(waits.iter().any(|w| *w < ceiling / 2), "attempt {attempt}");
+            assert!(waits.iter().any(|w| *w > ceiling / 2), "attempt {attempt}");
+        }
+    }
 
     #[test]
     fn items_read_back_with_the_currency_scale() {
