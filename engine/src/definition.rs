@@ -3,7 +3,7 @@
 //! paths, intrinsic calls, Retry/Catch shape). Every problem is reported with the state
 //! and field it concerns; what the engine does not support is refused here, not later.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -633,34 +633,43 @@ impl Loader {
                 }
             }
         }
-        let start = start?;
-        let states: Vec<State> = compiled.into_iter().collect::<Option<Vec<_>>>()?;
-        // Reachability from StartAt.
-        let mut seen = HashSet::new();
-        let mut todo = vec![start];
-        while let Some(i) = todo.pop() {
-            if !seen.insert(i) {
-                continue;
+        // Reachability from StartAt, over the transitions as written (so that it is
+        // reported even when some state could not be compiled).
+        if let Some(start) = start {
+            let edges = |s: &Value| -> Vec<usize> {
+                let mut out = Vec::new();
+                let mut push = |v: Option<&Value>| {
+                    if let Some(i) = v.and_then(Value::as_str).and_then(|n| names.get(n)) {
+                        out.push(*i);
+                    }
+                };
+                push(s.get("Next"));
+                push(s.get("Default"));
+                for list in ["Choices", "Catch"] {
+                    for x in s.get(list).and_then(Value::as_array).into_iter().flatten() {
+                        push(x.get("Next"));
+                    }
+                }
+                out
+            };
+            let raw: Vec<&Value> = states.values().collect();
+            let mut seen = vec![false; raw.len()];
+            let mut todo = vec![start];
+            while let Some(i) = todo.pop() {
+                if !std::mem::replace(&mut seen[i], true) {
+                    todo.extend(edges(raw[i]));
+                }
             }
-            let st = &states[i];
-            if let Transition::Next(n) = st.next {
-                todo.push(n);
-            }
-            if let Kind::Choice { rules, default } = &st.kind {
-                todo.extend(rules.iter().map(|r| r.next));
-                todo.extend(default.iter().copied());
-            }
-            todo.extend(st.catch.iter().map(|c| c.next));
-        }
-        for (i, st) in states.iter().enumerate() {
-            if !seen.contains(&i) {
+            for (name, _) in states.iter().zip(&seen).filter(|(_, seen)| !**seen).map(|(s, _)| s) {
                 self.err(
                     "UNREACHABLE_STATE",
-                    format!("{loc}/States/{}", st.name),
-                    format!("State '{}' is not reachable", st.name),
+                    format!("{loc}/States/{name}"),
+                    format!("State '{name}' is not reachable"),
                 );
             }
         }
+        let start = start?;
+        let states: Vec<State> = compiled.into_iter().collect::<Option<Vec<_>>>()?;
         Some(Graph { start, states })
     }
 

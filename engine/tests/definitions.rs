@@ -60,6 +60,27 @@ fn unreachable_states_are_reported() {
 }
 
 #[test]
+fn unreachable_states_are_reported_beside_other_problems() {
+    // A state with an unknown field cannot be compiled; the orphan is still found, and
+    // the states reached only through the broken state's transitions are not orphans.
+    let p = problems(json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Colour": "red", "Next": "C"},
+        "C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsPresent": true, "Next": "D"}], "Default": "E"},
+        "D": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f", "End": true,
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F"}]},
+        "E": {"Type": "Succeed"}, "F": {"Type": "Fail"},
+        "Orphan": {"Type": "Pass", "End": true}}}));
+    has(&p, "SCHEMA_VALIDATION_FAILED", "/States/A", "Field 'Colour' is not supported by a Pass state");
+    has(&p, "UNREACHABLE_STATE", "/States/Orphan", "State 'Orphan' is not reachable");
+    assert_eq!(p.len(), 2, "{p:#?}");
+    let p = problems(json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true, "ItemProcessor": {
+        "StartAt": "I", "States": {"I": {"Type": "Pass", "End": true, "Result": 1, "ResultPath": "x"},
+                                   "Lost": {"Type": "Succeed"}}}}}}));
+    has(&p, "SCHEMA_VALIDATION_FAILED", "/States/M/ItemProcessor/States/I/ResultPath", "not a valid JSONPath");
+    has(&p, "UNREACHABLE_STATE", "/States/M/ItemProcessor/States/Lost", "not reachable");
+}
+
+#[test]
 fn missing_top_level_fields() {
     let p = problems(json!({}));
     has(&p, "SCHEMA_VALIDATION_FAILED", "/", "These fields are required: [States, StartAt]");
