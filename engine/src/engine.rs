@@ -178,6 +178,7 @@ pub struct Engine {
     record_history: bool,
     account: Arc<str>,
     role_arn: Arc<str>,
+    seed: Option<u64>,
 }
 
 /// Configures an [`Engine`].
@@ -187,6 +188,7 @@ pub struct EngineBuilder {
     record_history: bool,
     region: String,
     account: String,
+    seed: Option<u64>,
 }
 
 impl EngineBuilder {
@@ -227,6 +229,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Seeds the random source of Retry's `JitterStrategy: FULL` (default: unseeded).
+    /// Each execution draws from its own generator, seeded from `seed` and the
+    /// execution name, so an execution's retry delays are reproducible.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
     pub fn build(self) -> Engine {
         Engine {
             shared: Arc::new(Shared {
@@ -237,6 +247,7 @@ impl EngineBuilder {
             record_history: self.record_history,
             role_arn: format!("arn:aws:iam::{}:role/StepFunctionsLocal", self.account).into(),
             account: self.account.into(),
+            seed: self.seed,
         }
     }
 }
@@ -255,6 +266,7 @@ impl Engine {
             record_history: false,
             region: "us-east-1".into(),
             account: "123456789012".into(),
+            seed: None,
         }
     }
 
@@ -314,6 +326,7 @@ impl Engine {
             rec: Recorder::new(self.record_history || history),
             mocks,
             mock_counts: Default::default(),
+            rng: self.seed.map(|seed| std::sync::Mutex::new(fastrand::Rng::with_seed(seed ^ fnv1a(&name)))),
         };
         let role = exec.info.role_arn.clone();
         exec.rec.emit(
@@ -404,4 +417,9 @@ fn fail_event(exec: &Exec, prev: u64, error: Option<&str>, cause: Option<&str>) 
             Some(("executionFailedEventDetails", d))
         },
     );
+}
+
+/// FNV-1a, a hash that stays the same across Rust releases (unlike `DefaultHasher`).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }

@@ -76,6 +76,8 @@ pub(crate) struct Exec<'e> {
     pub rec: Recorder,
     pub mocks: Option<Arc<MockedCase>>,
     pub mock_counts: Mutex<HashMap<String, u32>>,
+    /// The execution's own random source when the engine is seeded (else `fastrand`'s).
+    pub rng: Option<Mutex<fastrand::Rng>>,
 }
 
 fn event(kind: &Kind, exited: bool) -> &'static str {
@@ -114,14 +116,15 @@ fn error_matches(names: &[String], f: &Failure) -> bool {
     })
 }
 
-/// The wait before retry number `attempt` (0-based) of a retrier.
-pub(crate) fn backoff(r: &Retrier, attempt: u64) -> Duration {
+/// The wait before retry number `attempt` (0-based) of a retrier; `unit` draws a number
+/// in [0, 1) for FULL jitter.
+pub(crate) fn backoff(r: &Retrier, attempt: u64, unit: impl FnOnce() -> f64) -> Duration {
     let mut secs = r.interval_seconds as f64 * r.backoff_rate.powi(attempt.min(1000) as i32);
     if let Some(max) = r.max_delay_seconds {
         secs = secs.min(max as f64);
     }
     if r.jitter_full {
-        secs *= fastrand::f64();
+        secs *= unit();
     }
     Duration::from_secs_f64(secs.clamp(0.0, 31_622_400.0))
 }
@@ -132,11 +135,11 @@ enum Decision<'s> {
     Fail,
 }
 
-fn decide<'s>(st: &'s State, f: &Failure, counts: &mut [u64]) -> Decision<'s> {
+fn decide<'s>(st: &'s State, f: &Failure, counts: &mut [u64], unit: impl FnOnce() -> f64) -> Decision<'s> {
     if let Some(i) = st.retry.iter().position(|r| error_matches(&r.errors, f)) {
         let r = &st.retry[i];
         if counts[i] < r.max_attempts {
-            let d = backoff(r, counts[i]);
+            let d = backoff(r, counts[i], unit);
             counts[i] += 1;
             return Decision::Retry(d);
         }
@@ -250,6 +253,14 @@ fn quoted(v: &Value) -> String {
 }
 
 impl<'e> Exec<'e> {
+    /// A number in [0, 1) from the execution's random source.
+    fn unit_random(&self) -> f64 {
+        match &self.rng {
+            Some(rng) => rng.lock().unwrap_or_else(|p| p.into_inner()).f64(),
+            None => fastrand::f64(),
+        }
+    }
+
     fn now(&self) -> DateTime<Utc> {
         self.shared.clock.now()
     }
@@ -650,7 +661,7 @@ impl<'e> Exec<'e> {
                 },
                 Err(fb) => fb,
             };
-            let decision = decide(st, &failure, &mut counts);
+            let decision = decide(st, &failure, &mut counts, || self.unit_random());
             let mut failure = failure;
             if began && !matches!(decision, Decision::Retry(_)) {
                 let failed_event = match st.kind {

@@ -167,24 +167,63 @@ async fn retries_stop_at_max_attempts_and_catch_takes_over_with_result_path() {
     assert_eq!(clock.sleeps(), vec![Duration::from_secs(1), Duration::from_secs(2)], "AWS's defaults: 1 s, ×2");
 }
 
-#[tokio::test]
-async fn full_jitter_waits_at_most_the_backoff() {
+/// The retry delays of an execution whose handler always throttles, on a virtual clock.
+async fn throttled_sleeps(seed: Option<u64>, name: &str, jitter: &str) -> Vec<Duration> {
     let clock = ManualClock::new(chrono::Utc::now());
-    let engine = Engine::builder()
+    let mut builder = Engine::builder()
         .clock(Arc::new(clock.clone()))
-        .handler("p", handler_fn(|_, _| async { Err(TaskFailure::new("Throttled", "slow down")) }))
-        .build();
+        .handler("p", handler_fn(|_, _| async { Err(TaskFailure::new("Throttled", "slow down")) }));
+    if let Some(seed) = seed {
+        builder = builder.seed(seed);
+    }
+    let engine = builder.build();
     let m = machine(task(
         "arn:aws:lambda:us-east-1:1:function:p",
-        json!({"Retry": [{"ErrorEquals": ["Throttled"], "IntervalSeconds": 10, "MaxAttempts": 4, "JitterStrategy": "FULL"}]}),
+        json!({"Retry": [{"ErrorEquals": ["Throttled"], "IntervalSeconds": 10, "MaxAttempts": 4, "JitterStrategy": jitter}]}),
     ));
-    let out = run_on_clock(&engine, &m, &clock, json!({})).await;
+    let (e, mm) = (engine.clone(), m.clone());
+    let req = ExecutionRequest::new(name, json!({}));
+    let h = tokio::spawn(async move { e.run(&mm, req).await });
+    let out = loop {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        if h.is_finished() {
+            break h.await.unwrap();
+        }
+        clock.advance_to_next();
+    };
     assert_eq!(out.error.as_deref(), Some("Throttled"));
-    let sleeps = clock.sleeps();
+    clock.sleeps()
+}
+
+const BACKOFF: [Duration; 4] =
+    [Duration::from_secs(10), Duration::from_secs(20), Duration::from_secs(40), Duration::from_secs(80)];
+
+#[tokio::test]
+async fn full_jitter_waits_a_random_part_of_the_backoff_reproducibly_with_a_seed() {
+    let sleeps = throttled_sleeps(Some(7), "exec-1", "FULL").await;
     assert_eq!(sleeps.len(), 4);
     for (i, d) in sleeps.iter().enumerate() {
-        assert!(*d <= Duration::from_secs(10 << i), "retry {i} waited {d:?}");
+        assert!(*d < BACKOFF[i], "retry {i} waited {d:?}, not less than the backoff {:?}", BACKOFF[i]);
     }
+    let total: Duration = sleeps.iter().sum();
+    assert!(total < Duration::from_secs(150), "FULL jitter draws from [0, backoff): {sleeps:?}");
+    // The same seed and execution name give the same delays; another seed or another
+    // execution other ones.
+    assert_eq!(throttled_sleeps(Some(7), "exec-1", "FULL").await, sleeps);
+    assert_ne!(throttled_sleeps(Some(8), "exec-1", "FULL").await, sleeps);
+    assert_ne!(throttled_sleeps(Some(7), "exec-2", "FULL").await, sleeps);
+    // Unseeded, the delays are still below the backoff.
+    for (i, d) in throttled_sleeps(None, "exec-1", "FULL").await.iter().enumerate() {
+        assert!(*d < BACKOFF[i], "retry {i} waited {d:?}");
+    }
+}
+
+#[tokio::test]
+async fn jitter_strategy_none_waits_the_exact_backoff() {
+    assert_eq!(throttled_sleeps(Some(7), "exec-1", "NONE").await, BACKOFF);
+    assert_eq!(throttled_sleeps(None, "exec-1", "NONE").await, BACKOFF);
 }
 
 #[tokio::test(start_paused = true)]
