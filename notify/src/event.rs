@@ -153,8 +153,8 @@ impl NotifyInput {
                 name.chars().count()
             )));
         }
-        if name.chars().any(char::is_control) {
-            return Err(NotifyError::InvalidInput("executionName contains control characters".into()));
+        if name.chars().any(crate::text::breaks_lines) {
+            return Err(NotifyError::InvalidInput("executionName contains a line break or control character".into()));
         }
         Ok(())
     }

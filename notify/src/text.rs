@@ -6,14 +6,21 @@ use std::borrow::Cow;
 /// The ellipsis that marks a cut text.
 pub const ELLIPSIS: char = '…';
 
-/// Replaces control characters (line breaks, tabs, …) with spaces, so a value
-/// can go into a one-line text (a subject, an SMS, a console line).
+/// Replaces control characters (line breaks, tabs, NEL U+0085, …) and the
+/// Unicode line and paragraph separators (U+2028, U+2029) with spaces, so a
+/// value can go into a one-line text (a subject, an SMS, a console line).
 pub fn one_line(text: &str) -> Cow<'_, str> {
-    if text.chars().any(char::is_control) {
-        Cow::Owned(text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect())
+    if text.chars().any(breaks_lines) {
+        Cow::Owned(text.chars().map(|c| if breaks_lines(c) { ' ' } else { c }).collect())
     } else {
         Cow::Borrowed(text)
     }
+}
+
+/// A character that has no place in a one-line text: a control character
+/// (general category Cc, which holds U+0085) or a line or paragraph separator.
+pub fn breaks_lines(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
 }
 
 /// At most `max` characters: a longer text keeps its first `max - 1`
@@ -100,6 +107,8 @@ mod tests {
         assert_eq!(one_line("a\nb\tc\r"), "a b c ");
         assert!(matches!(one_line("plain"), Cow::Borrowed(_)));
         assert_eq!(short("line one\nline two", 10), "line one…");
+        assert_eq!(one_line("a\u{2028}b\u{2029}c\u{85}d\u{b}e\u{c}f"), "a b c d e f");
+        assert!(matches!(one_line("Zürich 日本 👍"), Cow::Borrowed(_)));
     }
 
     #[test]
