@@ -5,17 +5,23 @@
 //! odd, and its message still says what is known (`(no invoiceId)`). Every
 //! value taken from the input is put on one line and shortened, so the subject
 //! stays within [`MAX_SUBJECT`], the SMS within [`MAX_SMS`] characters, and the
-//! whole message far below SNS's 256 KB. Customer e-mail addresses are never
-//! put in a message. Amounts are formatted with [`workflow::Currency::format`].
+//! whole message far below SNS's 256 KB. When a short text is too long, its
+//! ids and names are cut, never the amount with its currency or the due date.
+//!
+//! Customer e-mail addresses are never put in a message: the invoice's
+//! `customerEmail` is not shown, an error on that field says what is wrong
+//! without the value ([`INVALID_EMAIL_MESSAGE`]), and anything shaped like an
+//! address in another error's message is replaced with `<email>`. Amounts are
+//! formatted with [`workflow::Currency::format`].
 
 use std::fmt::Write as _;
 
 use serde_json::Value;
-use workflow::{FieldError, Source};
+use workflow::{ErrorCode, FieldError, RawInvoice, RawValue, Source};
 
 use crate::event::{EventType, FileInfo, NotifyInput};
 use crate::message::{Attribute, AttributeValue, Document, FailureDoc, Message, MAX_SMS, MAX_SUBJECT};
-use crate::text::{chars, file_name, short};
+use crate::text::{chars, cut, file_name, redact_emails, short};
 use crate::view::InvoiceView;
 
 /// Most validation errors listed in a message (the document's `errorCount` has the total).
@@ -30,6 +36,11 @@ const MAX_REASON: usize = 500;
 const MAX_KEY: usize = 300;
 /// Longest id in a subject or an SMS.
 const SHORT_ID: usize = 40;
+/// What an `invalid_email` error says in a message: the validation's own
+/// message quotes the address, which a message must not show.
+pub const INVALID_EMAIL_MESSAGE: &str = "customerEmail is not a valid e-mail address";
+/// What another error on `customerEmail` says when its message shows the value.
+const BAD_EMAIL_MESSAGE: &str = "customerEmail is not valid";
 
 /// Composes the notification for an input. The input's execution name is
 /// taken as is (see [`NotifyInput::check`]).
@@ -69,15 +80,17 @@ struct Facts<'a> {
 
 impl<'a> Facts<'a> {
     fn new(input: &'a NotifyInput) -> Facts<'a> {
-        let errors = input
-            .errors
-            .iter()
-            .flatten()
-            .take(MAX_ERRORS)
+        let listed = input.errors.iter().flatten().take(MAX_ERRORS);
+        let submitted_email = if listed.clone().any(|e| is_email_field(&e.field)) {
+            submitted_email(input.invoice.as_ref())
+        } else {
+            None
+        };
+        let errors = listed
             .map(|e| FieldError {
                 field: short(&e.field, MAX_ERROR_TEXT),
                 code: e.code,
-                message: short(&e.message, MAX_ERROR_TEXT),
+                message: short(&error_message(e, submitted_email.as_deref()), MAX_ERROR_TEXT),
             })
             .collect();
         let failure = (input.event_type == EventType::InvoiceFailed).then(|| {
@@ -135,13 +148,9 @@ impl<'a> Facts<'a> {
         short(&self.view.customer_label(), SHORT_ID)
     }
 
-    /// ` (CUST-123)` after an invoice id in a short text, or nothing when the
-    /// customer is unknown.
-    fn customer_suffix(&self) -> String {
-        match self.view.customer_id() {
-            Some(c) => format!(" ({})", short(c, SHORT_ID)),
-            None => String::new(),
-        }
+    /// The customerId for a short text, when it is known.
+    fn short_customer_id(&self) -> Option<String> {
+        self.view.customer_id().map(|c| short(c, SHORT_ID))
     }
 
     fn invoice_number(&self) -> Option<String> {
@@ -185,6 +194,40 @@ impl<'a> Facts<'a> {
     }
 }
 
+/// Whether an error's field is the customer's e-mail address (`customerEmail`,
+/// or the same name spelled as a CSV header may spell it).
+fn is_email_field(field: &str) -> bool {
+    field.chars().filter(|c| !matches!(c, '_' | '-' | ' ')).map(|c| c.to_ascii_lowercase()).eq("customeremail".chars())
+}
+
+/// The invoice's `customerEmail` as submitted, trimmed, when it is text.
+fn submitted_email(invoice: Option<&Value>) -> Option<String> {
+    let raw = RawInvoice::from_json(invoice?).ok()?;
+    let text = match &raw.customer_email {
+        RawValue::Text(t) | RawValue::Number(t) => t.trim(),
+        _ => return None,
+    };
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+/// An input error's message as a message may show it. An error on
+/// `customerEmail` never shows the value: `invalid_email` (whose validation
+/// message quotes the address) says [`INVALID_EMAIL_MESSAGE`], and another
+/// code keeps its message only when it holds neither the submitted value nor
+/// an `@`. In any message, text shaped like an address becomes `<email>`.
+fn error_message(error: &FieldError, submitted_email: Option<&str>) -> String {
+    if is_email_field(&error.field) {
+        if error.code == ErrorCode::InvalidEmail {
+            return INVALID_EMAIL_MESSAGE.to_string();
+        }
+        let shows_value = submitted_email.is_some_and(|v| error.message.contains(v));
+        if shows_value || error.message.contains('@') {
+            return BAD_EMAIL_MESSAGE.to_string();
+        }
+    }
+    redact_emails(&error.message).into_owned()
+}
+
 fn article(word: &str) -> &'static str {
     if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
         "an"
@@ -220,13 +263,76 @@ fn footer(out: &mut String, facts: &Facts<'_>) {
     let _ = write!(out, "\nEvent ID: {}\n", facts.event_id);
 }
 
-/// `prefix + elastic + suffix`, the elastic part cut so the whole fits `max`.
-fn fit(prefix: &str, elastic: &str, suffix: &str, max: usize) -> String {
-    let fixed = chars(prefix) + chars(suffix);
-    if fixed >= max {
-        return short(&format!("{prefix}{elastic}{suffix}"), max);
+/// A piece of a short text (a subject, an SMS).
+#[derive(Clone, Copy)]
+enum Piece<'a> {
+    /// Never cut: the wording, an amount with its currency, a due date.
+    Keep(&'a str),
+    /// Cut when the whole is too long: ids, names, numbers, reasons.
+    Cut(&'a str),
+}
+
+use Piece::{Cut, Keep};
+
+/// The pieces joined, at most `max` characters: when the whole is too long,
+/// the [`Cut`] pieces share what the [`Keep`] pieces leave, the short ones
+/// staying whole and the longer ones cut to an equal length (marked `…`).
+/// Only if the kept pieces alone are too long is the end of the text cut (the
+/// values they hold are short: a formatted amount, a date of at most 40
+/// characters).
+fn fit(pieces: &[Piece<'_>], max: usize) -> String {
+    let whole = || {
+        pieces
+            .iter()
+            .map(|p| match p {
+                Keep(t) | Cut(t) => *t,
+            })
+            .collect::<String>()
+    };
+    let kept: usize = pieces.iter().map(|p| if let Keep(t) = p { chars(t) } else { 0 }).sum();
+    let mut cut_lengths: Vec<usize> =
+        pieces.iter().filter_map(|p| if let Cut(t) = p { Some(chars(t)) } else { None }).collect();
+    if kept + cut_lengths.iter().sum::<usize>() <= max {
+        return whole();
     }
-    format!("{prefix}{}{suffix}", short(elastic, max - fixed))
+    if kept >= max {
+        return short(&whole(), max);
+    }
+    // The short pieces keep their length; the others get an equal share of
+    // what is left, the first ones a character more when it does not divide.
+    cut_lengths.sort_unstable();
+    let mut left = max - kept;
+    let (mut share, mut extra) = (0, 0);
+    for (i, &len) in cut_lengths.iter().enumerate() {
+        let others = cut_lengths.len() - i;
+        if len > left / others {
+            (share, extra) = (left / others, left % others);
+            break;
+        }
+        left -= len;
+    }
+    let mut out = String::new();
+    for piece in pieces {
+        match *piece {
+            Keep(t) => out.push_str(t),
+            Cut(t) if chars(t) <= share => out.push_str(t),
+            Cut(t) => {
+                let plus = usize::from(extra > 0);
+                extra -= plus;
+                out.push_str(&cut(t, share + plus));
+            }
+        }
+    }
+    out
+}
+
+/// ` (CUST-123)` after an invoice id in a short text, or nothing when the
+/// customer is unknown.
+fn customer_pieces(customer: Option<&str>) -> Vec<Piece<'_>> {
+    match customer {
+        Some(c) => vec![Keep(" ("), Cut(c), Keep(")")],
+        None => Vec::new(),
+    }
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -237,17 +343,19 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 fn processed(f: &Facts<'_>) -> (String, String, String) {
     let amount = f.view.amount_label();
     let number = f.invoice_number();
+    let (id, customer, due) = (f.short_id(), f.short_customer(), f.view.due_label());
     let subject = match &number {
-        Some(n) => format!("Invoice {} processed: {n}, {amount}", f.short_id()),
-        None => format!("Invoice {} processed, {amount}", f.short_id()),
+        Some(n) => {
+            fit(&[Keep("Invoice "), Cut(&id), Keep(" processed: "), Cut(n), Keep(", "), Keep(&amount)], MAX_SUBJECT)
+        }
+        None => fit(&[Keep("Invoice "), Cut(&id), Keep(" processed, "), Keep(&amount)], MAX_SUBJECT),
     };
-    let sms = format!(
-        "Invoice {} processed{}: {amount} from {}, due {}.",
-        f.short_id(),
-        number.as_deref().map(|n| format!(" as {n}")).unwrap_or_default(),
-        f.short_customer(),
-        f.view.due_label()
-    );
+    let mut sms = vec![Keep("Invoice "), Cut(&id), Keep(" processed")];
+    if let Some(n) = &number {
+        sms.extend([Keep(" as "), Cut(n)]);
+    }
+    sms.extend([Keep(": "), Keep(&amount), Keep(" from "), Cut(&customer), Keep(", due "), Keep(&due), Keep(".")]);
+    let sms = fit(&sms, MAX_SMS);
     let mut email = match &number {
         Some(n) => format!("Invoice {} was processed and stored as invoice number {n}.\n\n", f.id()),
         None => format!("Invoice {} was processed and stored.\n\n", f.id()),
@@ -272,12 +380,16 @@ fn rejected(f: &Facts<'_>) -> (String, String, String) {
     } else {
         format!("Invoice {} rejected: {problems} to fix", f.short_id())
     };
-    let prefix = format!("Invoice {}{} rejected: ", f.short_id(), f.customer_suffix());
-    let sms = match f.errors.first() {
-        None => format!("{prefix}no reason given."),
-        Some(first) if n == 1 => fit(&prefix, &first.message, ".", MAX_SMS),
-        Some(first) => fit(&prefix, &first.message, &format!("; +{} more.", n - 1), MAX_SMS),
-    };
+    let (id, customer) = (f.short_id(), f.short_customer_id());
+    let more = format!("; +{} more.", n.saturating_sub(1));
+    let mut sms = vec![Keep("Invoice "), Cut(&id)];
+    sms.extend(customer_pieces(customer.as_deref()));
+    sms.push(Keep(" rejected: "));
+    match f.errors.first() {
+        None => sms.push(Keep("no reason given.")),
+        Some(first) => sms.extend([Cut(&first.message), Keep(if n == 1 { "." } else { &more })]),
+    }
+    let sms = fit(&sms, MAX_SMS);
     let mut email = format!("Invoice {} from customer {} was rejected", f.id(), f.view.customer_label());
     if n == 0 {
         email.push_str(". No reason was given; see the execution ");
@@ -316,12 +428,15 @@ fn duplicate(f: &Facts<'_>) -> (String, String, String) {
         Some(false) => ", different content",
         None => "",
     };
-    let sms = format!(
-        "Duplicate invoice {}{}: already processed{}{content}. Nothing stored.",
-        f.short_id(),
-        f.customer_suffix(),
-        first.as_deref().map(|n| format!(" as {n}")).unwrap_or_default()
-    );
+    let (id, customer) = (f.short_id(), f.short_customer_id());
+    let mut sms = vec![Keep("Duplicate invoice "), Cut(&id)];
+    sms.extend(customer_pieces(customer.as_deref()));
+    sms.push(Keep(": already processed"));
+    if let Some(n) = &first {
+        sms.extend([Keep(" as "), Cut(n)]);
+    }
+    sms.extend([Keep(content), Keep(". Nothing stored.")]);
+    let sms = fit(&sms, MAX_SMS);
     let mut email = format!("Invoice {} was submitted again. It was already processed", f.id());
     if let Some(n) = &first {
         let _ = write!(email, " as {n}");
@@ -365,12 +480,11 @@ fn duplicate(f: &Facts<'_>) -> (String, String, String) {
 fn failed(f: &Facts<'_>) -> (String, String, String) {
     let failure = f.failure.clone().unwrap_or(FailureDoc { error: "(unknown error)".into(), cause: None });
     let subject = format!("Invoice {} failed: {}", f.short_id(), short(&failure.error, 50));
-    let sms = fit(
-        &format!("Invoice {}{} failed: ", f.short_id(), f.customer_suffix()),
-        &failure.error,
-        ". An engineer is needed.",
-        MAX_SMS,
-    );
+    let (id, customer) = (f.short_id(), f.short_customer_id());
+    let mut sms = vec![Keep("Invoice "), Cut(&id)];
+    sms.extend(customer_pieces(customer.as_deref()));
+    sms.extend([Keep(" failed: "), Cut(&failure.error), Keep(". An engineer is needed.")]);
+    let sms = fit(&sms, MAX_SMS);
     let mut email = format!(
         "Invoice {} could not be processed because of a technical failure that retries did not overcome. \
          An engineer needs to look at it.\n\n",
@@ -399,7 +513,8 @@ fn file_rejected(f: &Facts<'_>) -> (String, String, String) {
     let place = if file.key.is_empty() { name.clone() } else { location(&file.bucket, &file.key) };
     let reason = if file.reason.trim().is_empty() { "no reason given".to_string() } else { file.reason.clone() };
     let subject = format!("File rejected: {}", short(&name, 80));
-    let sms = fit(&format!("File {} rejected: ", short(&name, SHORT_ID)), &reason, ".", MAX_SMS);
+    let short_name = short(&name, SHORT_ID);
+    let sms = fit(&[Keep("File "), Cut(&short_name), Keep(" rejected: "), Cut(&reason), Keep(".")], MAX_SMS);
     let mut email = format!("The file {place} was rejected: it could not be read as a whole.\n\n");
     let mut rows = vec![("Reason", reason), ("File", place)];
     if let Some(n) = file.records {
@@ -457,5 +572,44 @@ fn document(f: &Facts<'_>) -> Document {
         failure: f.failure.clone(),
         file: f.file.clone(),
         source: f.source.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_cuts_the_cut_pieces_evenly_and_keeps_the_rest() {
+        let pieces = [Keep("A "), Cut("short"), Keep(" / "), Cut(&"x".repeat(50)), Keep(" / "), Cut(&"y".repeat(50))];
+        // 8 kept, 5 for "short", 27 left for the two long pieces: 14 and 13.
+        assert_eq!(fit(&pieces, 40), format!("A short / {}… / {}…", "x".repeat(13), "y".repeat(12)));
+        assert_eq!(chars(&fit(&pieces, 40)), 40);
+        assert_eq!(fit(&pieces, 41), format!("A short / {}… / {}…", "x".repeat(13), "y".repeat(13)));
+        // Nothing to cut: unchanged.
+        assert_eq!(fit(&[Keep("a"), Cut("b")], 2), "ab");
+        // Kept pieces alone too long: the end is cut.
+        assert_eq!(fit(&[Keep("abcdef"), Cut("x")], 4), "abc…");
+    }
+
+    #[test]
+    fn email_fields_are_recognized_in_any_spelling() {
+        for name in ["customerEmail", "customer_email", "Customer Email", "CUSTOMER-EMAIL"] {
+            assert!(is_email_field(name), "{name}");
+        }
+        assert!(!is_email_field("customerId") && !is_email_field("email"));
+    }
+
+    #[test]
+    fn error_messages_never_show_an_address() {
+        let e = |field: &str, code, message: &str| FieldError::new(field, code, message);
+        let invalid = e("customerEmail", ErrorCode::InvalidEmail, "customerEmail \"x@y\" is not an e-mail address");
+        assert_eq!(error_message(&invalid, Some("x@y")), INVALID_EMAIL_MESSAGE);
+        let long = e("customerEmail", ErrorCode::TooLong, "customerEmail has 300 characters; at most 254 are allowed");
+        assert_eq!(error_message(&long, Some("zzz")), long.message);
+        let shows = e("customerEmail", ErrorCode::WrongType, "customerEmail zzz-not-an-address is wrong");
+        assert_eq!(error_message(&shows, Some("zzz-not-an-address")), BAD_EMAIL_MESSAGE);
+        let other = e("invoice", ErrorCode::Unreadable, "line 3: bad quote near jane@example.com,12");
+        assert_eq!(error_message(&other, None), "line 3: bad quote near <email>,12");
     }
 }

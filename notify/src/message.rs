@@ -13,7 +13,9 @@ use workflow::{FieldError, Source};
 
 use crate::event::{DuplicateOf, EventType, FileInfo, Topic};
 
-/// Longest subject, in characters. SNS: "less than 100 characters".
+/// Longest subject, in characters: 99. The design's contract is "at most
+/// 100", but SNS's Publish API requires a subject "less than 100 characters
+/// long" (the API reference's constraint on `Subject`), so 100 would be refused.
 pub const MAX_SUBJECT: usize = 99;
 /// Longest SMS text, in characters (one GSM-7 SMS).
 pub const MAX_SMS: usize = 160;

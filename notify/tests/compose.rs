@@ -5,8 +5,10 @@
 mod common;
 
 use common::{every_event, every_sample, input};
-use notify::{compose, AttributeValue, EventType, Message, NotifyInput, MAX_SMS, MAX_SUBJECT};
+use notify::compose::INVALID_EMAIL_MESSAGE;
+use notify::{compose, console_line, AttributeValue, EventType, Message, NotifyInput, MAX_SMS, MAX_SUBJECT};
 use serde_json::{json, Value};
+use workflow::{ErrorCode, RawInvoice, Rules};
 
 fn render(message: &Message) -> String {
     format!(
@@ -112,28 +114,93 @@ fn attributes_for_filter_policies() {
     );
 }
 
+/// A character a one-line text must not hold: a control character (NEL,
+/// U+0085, among them), or a Unicode line or paragraph separator.
+fn breaks_lines(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// Every text of a message: subject, the three bodies (as SNS gets them and
+/// as they are), attributes, the console line.
+fn everything(message: &Message) -> String {
+    format!(
+        "{}\n{}\n{}\n{}\n{}\n{:?}\n{}",
+        message.subject,
+        message.sns_message(),
+        message.default_body(),
+        message.email,
+        message.sms,
+        message.attributes,
+        console_line(message)
+    )
+}
+
 #[test]
 fn customer_email_addresses_never_appear() {
+    let mut checked = Vec::new();
     for (name, input) in every_sample() {
         let email_address = input.invoice.as_ref().and_then(|i| i.get("customerEmail")).and_then(Value::as_str);
         let Some(address) = email_address else { continue };
-        let message = compose(&input);
-        let everything =
-            format!("{} {} {} {:?}", message.subject, message.sns_message(), message.sms, message.attributes);
-        assert!(!everything.contains(address), "{name}: {address} in the message");
+        let text = everything(&compose(&input));
+        assert!(!text.contains(address), "{name}: {address} in the message:\n{text}");
+        checked.push(name);
+    }
+    assert_eq!(checked, ["processed", "rejected", "duplicate", "rejected_invalid_email"]);
+}
+
+#[test]
+fn an_invalid_email_is_named_without_its_value() {
+    let m = compose(&input(common::REJECTED_INVALID_EMAIL));
+    assert_eq!(
+        serde_json::to_value(&m.document.errors).unwrap(),
+        json!([{"field": "customerEmail", "code": "invalid_email", "message": INVALID_EMAIL_MESSAGE}])
+    );
+    assert!(m.email.contains(&format!("  1. {INVALID_EMAIL_MESSAGE}\n")), "{}", m.email);
+    assert_eq!(m.sms, format!("Invoice INV-004 (CUST-5) rejected: {INVALID_EMAIL_MESSAGE}."));
+    assert!(!everything(&m).contains(common::INVALID_ADDRESS));
+}
+
+#[test]
+fn errors_from_the_validation_never_show_an_address() {
+    // The workflow's own messages, whatever their wording: malformed addresses,
+    // one cut by the validation, one with a well-formed address inside, one too long.
+    let today = workflow::date::parse_date(b"2026-01-01").unwrap();
+    let long = format!("{}@example", "x".repeat(200));
+    let too_long = format!("{}@example.com", "y".repeat(300));
+    for address in ["jane.doe@example", "jane doe@example.com", "a@b@c.org", "é@exämple.com", &long, &too_long] {
+        let invoice = json!({"invoiceId": "INV-9", "customerId": "C-9", "customerEmail": address,
+                             "amount": "10.00", "currency": "USD", "dueDate": "2030-01-01"});
+        let errors = workflow::validate(&RawInvoice::from_json(&invoice).unwrap(), &Rules::default(), today)
+            .expect_err("the address is refused");
+        assert!(errors.iter().all(|e| e.field == "customerEmail"), "{errors:?}");
+        let doc =
+            json!({"eventType": "INVOICE_REJECTED", "executionName": "e-1", "invoice": invoice, "errors": errors});
+        let m = compose(&NotifyInput::from_json(doc).unwrap());
+        let text = everything(&m);
+        let local_part = address.split('@').next().unwrap();
+        for part in [address, local_part, "@example"] {
+            // (Parts as short as a word of the text are not told apart from it.)
+            if part.chars().count() >= 4 {
+                assert!(!text.contains(part), "{part:?} of {address:?} in the message:\n{text}");
+            }
+        }
+        if errors[0].code == ErrorCode::InvalidEmail {
+            assert_eq!(m.document.errors[0].message, INVALID_EMAIL_MESSAGE);
+        }
     }
 }
 
 /// Inputs with huge and non-ASCII values in every text a message shows.
 fn long_inputs() -> Vec<NotifyInput> {
     let mut out = Vec::new();
-    for (i, fill) in ["é", "日本語", "👩‍💼", "x", "Ā\u{0301}"].iter().enumerate() {
+    for (i, fill) in ["é", "日本語", "👩‍💼", "x", "Ā\u{0301}", "a\u{2028}b\u{2029}c\u{85}"].iter().enumerate()
+    {
         let long = fill.repeat(300);
         let word = |n: usize| fill.repeat(n);
         for event_type in EventType::ALL {
             let doc = json!({
                 "eventType": event_type,
-                "executionName": format!("exec-{i}-{}", word(20)),
+                "executionName": format!("exec-{i}-{}", word(20).replace(breaks_lines, "-")),
                 "invoice": {"invoiceId": long, "customerId": format!("{}\n{}", word(90), word(90)),
                             "amount": "123456789.12", "currency": "EUR", "dueDate": long, "description": long},
                 "source": {"bucket": long, "key": format!("{long}/{long}.csv"), "record": 7, "line": 9},
@@ -151,15 +218,43 @@ fn long_inputs() -> Vec<NotifyInput> {
 
 #[test]
 fn subject_and_sms_stay_within_their_limits() {
-    const { assert!(MAX_SUBJECT <= 100 && MAX_SMS == 160) };
+    // SNS refuses a subject of 100 characters ("less than 100 characters long").
+    assert_eq!(MAX_SUBJECT, 99);
+    assert_eq!(MAX_SMS, 160);
+    let mut longest = (0, 0);
     for input in long_inputs().iter().chain(every_sample().iter().map(|(_, i)| i)) {
         let m = compose(input);
         let (subject, sms) = (m.subject.chars().count(), m.sms.chars().count());
-        assert!(subject <= MAX_SUBJECT, "subject of {subject} chars: {}", m.subject);
+        assert!(subject <= 99, "subject of {subject} chars: {}", m.subject);
         assert!(sms <= 160, "sms of {sms} chars: {}", m.sms);
-        assert!(!m.subject.chars().any(char::is_control), "{:?}", m.subject);
-        assert!(!m.sms.chars().any(char::is_control), "{:?}", m.sms);
+        longest = (longest.0.max(subject), longest.1.max(sms));
+        for text in [&m.subject, &m.sms, &console_line(&m)] {
+            assert!(!text.chars().any(breaks_lines), "{text:?}");
+        }
         assert!(!m.subject.is_empty() && !m.sms.is_empty());
+    }
+    assert_eq!(longest, (99, 160), "long inputs fill the subject and the SMS");
+}
+
+#[test]
+fn a_long_sms_keeps_its_amount_currency_and_due_date() {
+    for input in long_inputs() {
+        let m = compose(&input);
+        let ending = match input.event_type {
+            EventType::InvoiceProcessed => {
+                // The due date as the view keeps it (40 characters at most).
+                let due = m.email.lines().find_map(|l| l.strip_prefix("Due date:")).unwrap().trim().to_string();
+                assert!(m.sms.contains(": 123,456,789.12 EUR from "), "{}", m.sms);
+                assert!(m.subject.ends_with(", 123,456,789.12 EUR"), "{}", m.subject);
+                format!(", due {due}.")
+            }
+            EventType::InvoiceRejected => ".".to_string(),
+            EventType::InvoiceDuplicate => ", same content. Nothing stored.".to_string(),
+            EventType::InvoiceFailed => ". An engineer is needed.".to_string(),
+            EventType::FileRejected => ".".to_string(),
+        };
+        assert!(m.sms.ends_with(&ending), "{}: {:?} does not end with {ending:?}", input.event_type, m.sms);
+        assert!(m.sms.contains('…'), "the ids and names were cut instead: {}", m.sms);
     }
 }
 

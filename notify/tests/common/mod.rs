@@ -70,6 +70,23 @@ pub const REJECTED_PARTIAL: &str = r#"{
   ]
 }"#;
 
+/// A rejected invoice whose customerEmail is malformed: the validation's
+/// message quotes the address (`customerEmail "…" is not an e-mail address`),
+/// one that is not address-shaped enough for a pattern to catch it.
+pub const REJECTED_INVALID_EMAIL: &str = r#"{
+  "eventType": "INVOICE_REJECTED",
+  "executionName": "INV-004-6d5c4b3a29180f7e6d5c4b3a29180f7e",
+  "invoice": {"invoiceId": "INV-004", "customerId": "CUST-5", "customerEmail": "jane.doe@example",
+              "amount": 80, "currency": "GBP", "dueDate": "2030-06-30"},
+  "source": {"bucket": "invoices-bucket", "key": "incoming/2026/batch-19.csv", "etag": "77aa", "record": 4, "line": 5},
+  "errors": [
+    {"field": "customerEmail", "code": "invalid_email", "message": "customerEmail \"jane.doe@example\" is not an e-mail address"}
+  ]
+}"#;
+
+/// The address in [`REJECTED_INVALID_EMAIL`].
+pub const INVALID_ADDRESS: &str = "jane.doe@example";
+
 /// A failed execution whose input had no invoice object and whose cause is plain text.
 pub const FAILED_NO_INVOICE: &str = r#"{
   "eventType": "INVOICE_FAILED",
@@ -100,6 +117,7 @@ pub fn every_sample() -> Vec<(&'static str, NotifyInput)> {
     let mut all = every_event();
     all.push(("rejected_partial", input(REJECTED_PARTIAL)));
     all.push(("failed_no_invoice", input(FAILED_NO_INVOICE)));
+    all.push(("rejected_invalid_email", input(REJECTED_INVALID_EMAIL)));
     all
 }
 
