@@ -29,12 +29,14 @@
 //! - [`handler`]: [`handle`] / [`handle_json`], the step's logic.
 //! - [`sns`]: the Amazon SNS adapter.
 //! - [`outbox`]: the local JSON-lines adapter and the console rendering.
+//! - [`logging`]: the Lambda function's log subscriber (no raw events, ever).
 //! - `src/bin/notify.rs`: the Lambda function.
 
 pub mod compose;
 pub mod error;
 pub mod event;
 pub mod handler;
+pub mod logging;
 pub mod message;
 pub mod notifier;
 pub mod outbox;

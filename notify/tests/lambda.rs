@@ -1,11 +1,13 @@
 //! The `notify` Lambda binary, run as a process against a local Lambda
 //! Runtime API (a small HTTP server here) and the AWS emulator: a good input
 //! answers `{messageId, topic, eventId}`; failures reach the runtime as the
-//! stable `errorType` names Step Functions' Retry/Catch match on.
+//! stable `errorType` names Step Functions' Retry/Catch match on; and however
+//! much it is asked to log, no customer e-mail address reaches its output.
 
 mod common;
 
 use std::collections::VecDeque;
+use std::io::{Read, Seek, SeekFrom};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -80,7 +82,7 @@ async fn serve(mut stream: TcpStream, queue: &Queue, tx: &mpsc::UnboundedSender<
     stream.shutdown().await
 }
 
-/// The `notify` binary with the Lambda environment.
+/// The `notify` binary with the Lambda environment (its output not captured).
 fn function(runtime_api: &str, endpoint: &str, topics: [&str; 3]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_notify"));
     command
@@ -104,6 +106,37 @@ fn function(runtime_api: &str, endpoint: &str, topics: [&str; 3]) -> Command {
     command
 }
 
+/// Runs the function on `events` until it has answered them all (or a minute
+/// passed): its answers in request order, and all it wrote to stdout and
+/// stderr (Lambda's log stream; logs go to stdout).
+async fn invoke(mut command: Command, events: Vec<Value>) -> (Vec<Outcome>, String) {
+    let expected = events.len();
+    let (api, mut outcomes) = runtime_api(events).await;
+    // A file, not a pipe: a chatty function never blocks on a full pipe.
+    let log = tempfile::tempfile().unwrap();
+    let mut child = command
+        .env("AWS_LAMBDA_RUNTIME_API", &api)
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log.try_clone().unwrap()))
+        .spawn()
+        .unwrap();
+    let mut got = Vec::new();
+    while got.len() < expected {
+        match tokio::time::timeout(Duration::from_secs(60), outcomes.recv()).await {
+            Ok(Some(outcome)) => got.push(outcome),
+            _ => break,
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut output = String::new();
+    let mut log = log;
+    log.seek(SeekFrom::Start(0)).unwrap();
+    log.read_to_string(&mut output).unwrap();
+    got.sort_by_key(|o| o.request_id.trim_start_matches("req-").parse::<usize>().unwrap_or(usize::MAX));
+    (got, output)
+}
+
 #[tokio::test]
 async fn the_function_answers_outputs_and_named_errors() {
     let Some(moto) = testkit::moto() else { return };
@@ -122,21 +155,9 @@ async fn the_function_answers_outputs_and_named_errors() {
         serde_json::from_str::<Value>(common::REJECTED).unwrap(),
         serde_json::from_str::<Value>(common::DUPLICATE).unwrap(),
     ];
-    let (api, mut outcomes) = runtime_api(events).await;
-    let mut child = function(&api, &moto.endpoint, [&success, &missing_error_topic, &duplicate]).spawn().unwrap();
-
-    let mut got = Vec::new();
-    while got.len() < 4 {
-        match tokio::time::timeout(Duration::from_secs(60), outcomes.recv()).await {
-            Ok(Some(outcome)) => got.push(outcome),
-            _ => break,
-        }
-    }
-    child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(got.len(), 4, "outcomes: {got:#?}\nstderr: {stderr}");
-    got.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+    let command = function("-", &moto.endpoint, [&success, &missing_error_topic, &duplicate]);
+    let (got, output) = invoke(command, events).await;
+    assert_eq!(got.len(), 4, "outcomes: {got:#?}\noutput: {output}");
 
     assert_eq!((got[0].request_id.as_str(), got[0].kind.as_str()), ("req-0", "response"));
     assert_eq!(got[0].body["topic"], "success");
@@ -155,8 +176,39 @@ async fn the_function_answers_outputs_and_named_errors() {
     assert_eq!(got[3].body["topic"], "duplicate");
 
     for address in ["customer@example.com", "ap@acme.example"] {
-        assert!(!stderr.contains(address), "{address} in the function's logs");
+        assert!(!output.contains(address), "{address} in the function's logs");
     }
+}
+
+#[tokio::test]
+async fn no_address_reaches_the_logs_even_at_trace() {
+    let Some(moto) = testkit::moto() else { return };
+    let config = moto.sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let mut topics = Vec::new();
+    for name in ["trace-success", "trace-error", "trace-dup"] {
+        topics.push(sns.create_topic().name(testkit::unique_name(name)).send().await.unwrap().topic_arn.unwrap());
+    }
+    let events: Vec<Value> = [common::PROCESSED, common::REJECTED, common::DUPLICATE, common::REJECTED_INVALID_EMAIL]
+        .iter()
+        .map(|text| serde_json::from_str(text).unwrap())
+        .collect();
+    // Asked for everything: the level, and RUST_LOG naming the runtime's raw-event target.
+    let mut command = function("-", &moto.endpoint, [&topics[0], &topics[1], &topics[2]]);
+    command
+        .env("AWS_LAMBDA_LOG_LEVEL", "trace")
+        .env("RUST_LOG", "trace,lambda_runtime=trace,lambda_runtime::layers::api_response=trace");
+    let (got, output) = invoke(command, events).await;
+    assert_eq!(got.len(), 4, "outcomes: {got:#?}\noutput: {output}");
+    assert!(got.iter().all(|o| o.kind == "response"), "{got:#?}");
+
+    // The logs were written at TRACE (the SDK's), and the handler's DEBUG line is there.
+    assert!(output.contains("TRACE"), "no TRACE line in the output:\n{output}");
+    assert!(output.contains("notification published"), "{output}");
+    for address in ["customer@example.com", "ap@acme.example", common::INVALID_ADDRESS] {
+        assert!(!output.contains(address), "{address} in the function's output:\n{output}");
+    }
+    assert!(!output.contains("raw JSON event"), "{output}");
 }
 
 #[test]

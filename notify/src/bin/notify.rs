@@ -8,7 +8,9 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    // Not lambda_runtime's default subscriber: at TRACE it logs each raw event,
+    // which holds the customer's e-mail address.
+    notify::logging::init();
     let topics = TopicArns::from_env()?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let notifier = SnsNotifier::from_sdk_config(&config, topics);
