@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use aws_sdk_sns::config::retry::RetryConfig;
 use common::{every_event, input};
-use notify::{compose, handle, NotifyError, NotifyInput, SnsNotifier, Topic, TopicArns};
-use serde_json::Value;
+use notify::{compose, handle, EventType, NotifyError, NotifyInput, SnsNotifier, Topic, TopicArns};
+use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -183,9 +183,78 @@ async fn email_and_sms_bodies_as_sns_received_them() {
         assert!(structure["sms"].as_str().unwrap().chars().count() <= 160);
         assert_eq!(structure["default"], message.default_body().as_str(), "{name}");
         assert_eq!(record[2], message.subject.as_str(), "{name}");
-        assert_eq!(record[3]["eventType"]["Value"], input.event_type.as_str(), "{name}");
-        assert_eq!(record[3]["eventId"]["Value"], out.event_id.as_str(), "{name}");
+        // Every attribute, by name, data type and value, and no other.
+        let attributes: serde_json::Map<String, Value> = message
+            .attributes
+            .iter()
+            .map(|a| (a.name.to_string(), json!({"Type": a.value.data_type(), "Value": a.value.text()})))
+            .collect();
+        assert_eq!(record[3], Value::Object(attributes), "{name}");
+        assert_eq!(record[3]["eventType"], json!({"Type": "String", "Value": input.event_type.as_str()}), "{name}");
+        assert_eq!(record[3]["eventId"], json!({"Type": "String", "Value": out.event_id}), "{name}");
+        if input.event_type == EventType::InvoiceProcessed {
+            assert_eq!(
+                record[3],
+                json!({
+                    "eventType": {"Type": "String", "Value": "INVOICE_PROCESSED"},
+                    "customerId": {"Type": "String", "Value": "CUST-123"},
+                    "currency": {"Type": "String", "Value": "USD"},
+                    "amount": {"Type": "Number", "Value": "1500.10"},
+                    "eventId": {"Type": "String", "Value": "INV-001-3f2a9c0d1e4b5a6978c0d1e2f3a4b5c6:INVOICE_PROCESSED"}
+                }),
+                "{name}"
+            );
+        }
     }
+}
+
+#[tokio::test]
+async fn a_long_non_ascii_message_is_accepted_and_round_trips() {
+    let Some(moto) = testkit::moto() else { return };
+    let s = setup(moto).await;
+    let notifier = SnsNotifier::from_sdk_config(&s.config, s.topics.clone());
+    // Long values in every text, with non-ASCII letters, an emoji sequence,
+    // and the line breaks a one-line text must not keep (U+2028, U+2029, NEL, CR LF).
+    let long = "Zürich 日本語 👩‍💼 ".repeat(40);
+    let broken = "line\u{2028}para\u{2029}nel\u{85}crlf\r\nend ".repeat(20);
+    let doc = json!({
+        "eventType": "INVOICE_PROCESSED",
+        "executionName": "long-non-ascii-1",
+        "invoice": {"invoiceId": format!("Rechnung-{long}"), "customerId": format!("Kunde {broken}"),
+                    "amount": "1234567.89", "currency": "EUR", "dueDate": "2030-12-31", "description": broken},
+        "source": {"bucket": "invoices-bucket", "key": format!("eingang/{long}.csv"), "record": 1, "line": 2},
+        "processing": {"status": "PROCESSED", "invoiceNumber": format!("Nr-{broken}{long}"),
+                       "processedAt": "2026-11-24T10:15:30Z"}
+    });
+    let input = NotifyInput::from_json(doc).unwrap();
+    let message = compose(&input);
+    // Filled to (about) their limits: a cut drops the spaces before its `…`.
+    let (subject, sms) = (message.subject.chars().count(), message.sms.chars().count());
+    assert!((notify::MAX_SUBJECT - 2..=notify::MAX_SUBJECT).contains(&subject), "{subject}: {}", message.subject);
+    assert!((notify::MAX_SMS - 2..=notify::MAX_SMS).contains(&sms), "{sms}: {}", message.sms);
+    // Cut in the ids and names, never in the amount or the due date.
+    assert!(message.sms.contains(": 1,234,567.89 EUR from Kunde line para nel crlf"), "{}", message.sms);
+    assert!(message.sms.ends_with("…, due 2030-12-31."), "{}", message.sms);
+    assert!(message.subject.ends_with("…, 1,234,567.89 EUR"), "{}", message.subject);
+    assert!(!message.subject.is_ascii() && !message.sms.is_ascii());
+
+    let out = handle(&input, &notifier).await.expect("SNS accepts the message");
+    assert_eq!(out.topic, Topic::Success);
+    let sent = sent_notifications(moto, &s.topics.success);
+    let record = sent.iter().find(|n| n[0] == out.message_id.as_str()).expect("the message in sent_notifications");
+    assert_eq!(record[2], message.subject.as_str());
+    let structure: Value = serde_json::from_str(record[1].as_str().unwrap()).unwrap();
+    assert_eq!(structure["sms"], message.sms.as_str());
+    assert_eq!(structure["email"], message.email.as_str());
+    for text in [record[2].as_str().unwrap(), structure["sms"].as_str().unwrap()] {
+        assert!(!text.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')), "{text:?}");
+    }
+    // And what an SQS subscriber receives.
+    let got = receive(&s.sqs, &s.queues[&Topic::Success], 1).await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0]["Subject"], message.subject.as_str());
+    let document: Value = serde_json::from_str(got[0]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(document, serde_json::to_value(&message.document).unwrap());
 }
 
 #[tokio::test]
