@@ -233,27 +233,45 @@ async fn many_concurrent_writers_each_event_once() {
         let outbox = Arc::clone(&outbox);
         let template = template.clone();
         tasks.push(tokio::spawn(async move {
-            let mut news = 0;
+            // The events this task's appends reported as new (written by it).
+            let mut news = Vec::new();
             for i in 0..PER_TASK {
                 // Half the events are shared by two tasks: retried steps racing.
                 let owner = if i % 2 == 0 { t } else { t / 2 * 2 };
                 let input = NotifyInput { execution_name: format!("exec-{owner}-{i}"), ..template.clone() };
-                let out = handle(&input, &outbox).await.unwrap();
-                assert_eq!(out.event_id, format!("exec-{owner}-{i}:INVOICE_PROCESSED"));
-                news += usize::from(outbox.contains(&out.event_id));
+                let message = compose(&input);
+                assert_eq!(message.event_id, format!("exec-{owner}-{i}:INVOICE_PROCESSED"));
+                let appended = outbox.append(&message).unwrap();
+                if appended.new {
+                    news.push(message.event_id.clone());
+                }
+                // The step retried once more: same answer, nothing written.
+                let again = handle(&input, &*outbox).await.unwrap();
+                assert_eq!(again.message_id, appended.message_id);
             }
-            news
+            (t, news)
         }));
     }
+    let mut new_ids = HashSet::new();
+    let mut total = 0;
     for task in tasks {
-        assert_eq!(task.await.unwrap(), PER_TASK);
+        let (t, news) = task.await.unwrap();
+        // Its own events (even i) are new to it alone; of the ones it shares
+        // with its pair (odd i), some may have been written by the other.
+        let own = news.iter().filter(|id| id.starts_with(&format!("exec-{t}-"))).count();
+        assert!(own >= PER_TASK / 2, "task {t}: {own} of its events were new");
+        total += news.len();
+        new_ids.extend(news);
     }
     let expected = TASKS * PER_TASK / 2 + TASKS / 2 * PER_TASK / 2;
+    assert_eq!(total, expected, "each event reported new exactly once");
+    assert_eq!(new_ids.len(), expected);
     assert_eq!(outbox.len(), expected);
     let written = lines(&path);
     assert_eq!(written.len(), expected);
     let ids: HashSet<_> = written.iter().map(|l| l["eventId"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids.len(), expected, "every eventId once");
+    assert_eq!(ids, new_ids, "the lines are the events reported new");
     assert!(written.iter().all(|l| l["eventType"] == EventType::InvoiceProcessed.as_str()));
 }
 
