@@ -219,11 +219,23 @@ fn decimal(r: &mut Report, field: &str, raw: &RawValue<'_>, required: bool) -> O
         RawValue::Missing | RawValue::Null if !required => return None,
         RawValue::Number(n) => n,
         RawValue::Text(t) if !t.trim_ascii().is_empty() => t,
-        _ => {
+        RawValue::Bool(_) | RawValue::Json(_) => {
+            r.fail(
+                field,
+                ErrorCode::WrongType,
+                format!("{field} must be a number or a numeric string, not {} {}", article(raw), raw.type_name()),
+            );
+            return None;
+        }
+        RawValue::Missing | RawValue::Null | RawValue::Text(_) => {
             required_text(r, field, raw);
             return None;
         }
     };
+    // The text quoted below is the cell's or JSON number's own text, except
+    // that serde_json writes a JSON number's exponent in one form: `1e400` and
+    // `1E400` come as `1e+400`. Quoting the file's own spelling would need each
+    // number's place in the record; the value is the same, so it is left so.
     match parse_decimal(text.as_bytes()) {
         Ok(d) => Some(d),
         Err(DecimalError::OutOfRange) => {
@@ -301,7 +313,11 @@ fn currency(r: &mut Report, raw: &RawValue<'_>, rules: &Rules) -> Option<Currenc
             found
         }
         other => {
-            r.fail("currency", ErrorCode::WrongType, format!("currency must be a string, not a {}", other.type_name()));
+            r.fail(
+                "currency",
+                ErrorCode::WrongType,
+                format!("currency must be a string, not {} {}", article(other), other.type_name()),
+            );
             None
         }
     }
@@ -506,11 +522,24 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
     }
 
+    /// A JSON document parsed from its text, as the readers do: numbers keep
+    /// their digits (`json!(1500.00)` would pass through f64 and become `1500.0`).
+    fn doc(text: &str) -> Value {
+        serde_json::from_str(text).expect("valid JSON")
+    }
+
+    /// A JSON number from its text (see [`doc`]).
+    fn num(text: &str) -> Value {
+        let value = doc(text);
+        assert!(value.is_number(), "{text} is not a JSON number");
+        value
+    }
+
     fn good() -> Value {
-        json!({"invoiceId": "INV-001", "customerId": "CUST-123", "customerEmail": "customer@example.com",
-               "amount": 1500.00, "currency": "USD", "dueDate": "2030-12-31",
-               "description": "Professional services",
-               "items": [{"description": "Consulting hours", "quantity": 50, "rate": 30.00}]})
+        doc(r#"{"invoiceId": "INV-001", "customerId": "CUST-123", "customerEmail": "customer@example.com",
+                "amount": 1500.00, "currency": "USD", "dueDate": "2030-12-31",
+                "description": "Professional services",
+                "items": [{"description": "Consulting hours", "quantity": 50, "rate": 30.00}]}"#)
     }
 
     fn check(doc: Value) -> Result<Invoice, Vec<FieldError>> {
@@ -534,6 +563,7 @@ mod tests {
 
     #[test]
     fn the_seed_invoice_is_valid_and_normalized() {
+        assert_eq!(RawInvoice::from_json(&good()).unwrap().amount, RawValue::Number("1500.00".into()));
         let invoice = check(good()).unwrap();
         assert_eq!(invoice.invoice_id, "INV-001");
         assert_eq!(invoice.amount.to_string(), "1500.00");
@@ -650,7 +680,7 @@ mod tests {
         );
         assert_eq!(
             errors_after(|m| {
-                m.insert("amount".into(), json!(-10.5));
+                m.insert("amount".into(), num("-10.5"));
                 m.remove("items");
             }),
             one("amount", ErrorCode::NotPositive)
@@ -661,7 +691,7 @@ mod tests {
     fn amount_has_a_sane_maximum() {
         assert_eq!(
             errors_after(|m| {
-                m.insert("amount".into(), json!(1000000000.01));
+                m.insert("amount".into(), num("1000000000.01"));
                 m.remove("items");
             }),
             one("amount", ErrorCode::TooLarge)
@@ -714,6 +744,50 @@ mod tests {
         assert_eq!(set("10.125", "BHD"), vec![]);
         assert_eq!(set("10.1250", "BHD"), vec![]);
         assert_eq!(set("10.1255", "BHD"), one("amount", ErrorCode::TooManyDecimals));
+    }
+
+    #[test]
+    fn trailing_zeros_beyond_the_minor_unit_do_not_count() {
+        // The value is exact, so 1500.100 USD is 1500.10 USD: accepted and
+        // normalized to the currency's scale, from a JSON number or a string.
+        for amount in [num("1500.100"), num("1500.1000000"), json!("1500.100")] {
+            let mut input = good();
+            input["amount"] = amount.clone();
+            input["items"] = doc(r#"[{"quantity": 50, "rate": 30.002}]"#);
+            let invoice = check(input).unwrap_or_else(|e| panic!("{amount}: {e:?}"));
+            assert_eq!(invoice.amount.to_string(), "1500.10", "{amount}");
+        }
+        let mut input = good();
+        input["amount"] = num("1500.101");
+        input.as_object_mut().unwrap().remove("items");
+        let errors = check(input).unwrap_err();
+        assert_eq!(errors[0].code, ErrorCode::TooManyDecimals);
+        assert_eq!(errors[0].message, "amount 1500.101 has more decimal places than USD allows (2)");
+        let mut input = good();
+        input["amount"] = num("1500.0");
+        input["currency"] = json!("JPY");
+        input.as_object_mut().unwrap().remove("items");
+        assert_eq!(check(input).unwrap().amount.to_string(), "1500");
+    }
+
+    #[test]
+    fn numbers_of_the_wrong_type_say_a_number_is_expected() {
+        let mut input = good();
+        input["amount"] = json!(true);
+        input["items"] = json!([{"quantity": [2], "rate": {"value": 30}}]);
+        input["currency"] = json!({"code": "USD"});
+        let messages: Vec<(String, ErrorCode, String)> =
+            check(input).unwrap_err().into_iter().map(|e| (e.field, e.code, e.message)).collect();
+        let wrong = |field: &str, message: &str| (field.to_string(), ErrorCode::WrongType, message.to_string());
+        assert_eq!(
+            messages,
+            vec![
+                wrong("currency", "currency must be a string, not an object"),
+                wrong("amount", "amount must be a number or a numeric string, not a boolean"),
+                wrong("items[0].quantity", "items[0].quantity must be a number or a numeric string, not an array"),
+                wrong("items[0].rate", "items[0].rate must be a number or a numeric string, not an object"),
+            ]
+        );
     }
 
     #[test]
@@ -894,23 +968,23 @@ mod tests {
     fn items_must_add_up_to_the_amount() {
         assert_eq!(
             errors_after(|m| {
-                m.insert("amount".into(), json!(1499.99));
+                m.insert("amount".into(), num("1499.99"));
             }),
             one("items", ErrorCode::TotalMismatch)
         );
         // 3 × 0.333 = 0.999, rounded to cents = 1.00
         assert_eq!(
             errors_after(|m| {
-                m.insert("amount".into(), json!(1.00));
-                m.insert("items".into(), json!([{"quantity": 3, "rate": 0.333}]));
+                m.insert("amount".into(), num("1.00"));
+                m.insert("items".into(), doc(r#"[{"quantity": 3, "rate": 0.333}]"#));
             }),
             vec![]
         );
         // 0.1 + 0.2 is exactly 0.3
         assert_eq!(
             errors_after(|m| {
-                m.insert("amount".into(), json!(0.3));
-                m.insert("items".into(), json!([{"quantity": 1, "rate": 0.1}, {"quantity": 1, "rate": 0.2}]));
+                m.insert("amount".into(), num("0.3"));
+                m.insert("items".into(), doc(r#"[{"quantity": 1, "rate": 0.1}, {"quantity": 1, "rate": 0.2}]"#));
             }),
             vec![]
         );
