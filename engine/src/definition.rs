@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::choice::{self, Cond};
 use crate::path::JsonPath;
 use crate::template::{self, Expr, Tmpl};
-use crate::value::{json_size, MAX_PAYLOAD_BYTES};
+use crate::value::json_size;
 
 /// One problem found in a definition, shaped like AWS's ValidateStateMachineDefinition
 /// diagnostics.
@@ -76,7 +76,9 @@ pub(crate) enum ResultPath {
     Replace,
     /// `null`: the result is discarded.
     Discard,
-    Path(JsonPath),
+    /// A reference path, and the most bytes that putting a result there adds besides
+    /// the result itself (keys, and the objects created on the way).
+    Path(JsonPath, usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -168,13 +170,25 @@ pub(crate) struct MapSpec {
 
 #[derive(Debug)]
 pub(crate) enum Kind {
-    Pass { result: Option<Value>, result_too_big: bool },
+    /// `Result` and its size.
+    Pass {
+        result: Option<Value>,
+        result_size: usize,
+    },
     Succeed,
-    Fail { error: Option<Text>, cause: Option<Text> },
-    Choice { rules: Vec<ChoiceRule>, default: Option<usize> },
+    Fail {
+        error: Option<Text>,
+        cause: Option<Text>,
+    },
+    Choice {
+        rules: Vec<ChoiceRule>,
+        default: Option<usize>,
+    },
     Wait(WaitFor),
     Task(TaskSpec),
-    Parallel { branches: Vec<Graph> },
+    Parallel {
+        branches: Vec<Graph>,
+    },
     Map(MapSpec),
 }
 
@@ -370,7 +384,18 @@ impl Loader {
             Some(Value::Null) => ResultPath::Discard,
             Some(v) => match self.path(v, loc) {
                 Some(p) if p.is_root() => ResultPath::Replace,
-                Some(p) if p.is_reference() => ResultPath::Path(p),
+                Some(p) if p.is_reference() => {
+                    let overhead = p
+                        .segs
+                        .iter()
+                        .map(|seg| match seg {
+                            // `{"key":…}` created, or `,"key":…` added to an object.
+                            crate::path::Seg::Field(f) => json_size(&**f) + 4,
+                            _ => 1,
+                        })
+                        .sum();
+                    ResultPath::Path(p, overhead)
+                }
                 Some(p) => {
                     self.schema(
                         loc,
@@ -750,8 +775,8 @@ impl Loader {
         let kind = match ty {
             "Pass" => {
                 let result = s.get("Result").cloned();
-                let result_too_big = result.as_ref().is_some_and(|r| json_size(r) > MAX_PAYLOAD_BYTES);
-                Kind::Pass { result, result_too_big }
+                let result_size = result.as_ref().map_or(0, json_size);
+                Kind::Pass { result, result_size }
             }
             "Succeed" => Kind::Succeed,
             "Fail" => Kind::Fail {

@@ -85,9 +85,9 @@ impl StateMachine {
 
 fn literal_function_name(st: &crate::definition::State) -> Option<String> {
     match &st.parameters {
-        Some(crate::template::Tmpl::Lit(Value::Object(m))) => m.get("FunctionName")?.as_str().map(str::to_owned),
-        Some(crate::template::Tmpl::Obj(fields)) => fields.iter().find_map(|(k, t)| match (&**k, t) {
-            ("FunctionName", crate::template::Tmpl::Lit(Value::String(s))) => Some(s.clone()),
+        Some(crate::template::Tmpl::Lit(Value::Object(m), _)) => m.get("FunctionName")?.as_str().map(str::to_owned),
+        Some(crate::template::Tmpl::Obj(fields, _)) => fields.iter().find_map(|(k, t)| match (&**k, t) {
+            ("FunctionName", crate::template::Tmpl::Lit(Value::String(s), _)) => Some(s.clone()),
             _ => None,
         }),
         _ => None,
@@ -311,6 +311,8 @@ impl Engine {
         let exec_arn =
             format!("arn:aws:states:{}:{}:execution:{}:{}", self.shared.region, self.account, machine.name(), req.name);
         let ExecutionRequest { name, input, history, mocks } = req;
+        // The only document measured in full: every later one is bounded from it.
+        let input_size = json_size(&input);
         let exec = Exec {
             shared: &self.shared,
             info: ExecInfo {
@@ -318,6 +320,7 @@ impl Engine {
                 arn: exec_arn.as_str().into(),
                 // `$$.Execution.Input` needs a copy only if the definition can read it.
                 input: if machine.inner.def.reads_execution_input { input.clone() } else { Value::Null },
+                input_size,
                 start_time: start,
                 machine_arn: sm_arn.into(),
                 machine_name: machine.inner.name.clone(),
@@ -352,14 +355,16 @@ impl Engine {
                 history: exec.rec.take(),
             }
         };
-        if json_size(&input) > MAX_PAYLOAD_BYTES {
+        if input_size > MAX_PAYLOAD_BYTES {
             let cause = "The execution input exceeds the maximum number of bytes service limit.".to_owned();
             fail_event(&exec, 0, Some("States.DataLimitExceeded"), Some(&cause));
             return finish(ExecutionStatus::Failed, None, Some("States.DataLimitExceeded".into()), Some(cause), &exec);
         }
         let graph = &machine.inner.def.graph;
         let mut vars = Vars::default();
-        let run = exec.run_graph(graph, input, &mut vars, 0);
+        // The execution's output is the last state's, held to the quota like every
+        // state's output.
+        let run = exec.run_graph(graph, input, input_size, &mut vars, 0);
         let result = match machine.inner.def.timeout_seconds {
             None => Some(run.await),
             Some(secs) => {
@@ -371,7 +376,7 @@ impl Engine {
             }
         };
         match result {
-            Some(Ok((output, last))) => {
+            Some(Ok((output, _, last))) => {
                 exec.rec.emit(
                     "ExecutionSucceeded",
                     last,

@@ -2,12 +2,14 @@
 //! built on demand, never per state) and the variables in scope (`$name`).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::path::{eval_segs, JsonPath, Miss, Root, Seg};
+use crate::value::json_size;
 
 /// Facts about one execution that the context object exposes.
 #[derive(Debug)]
@@ -15,6 +17,8 @@ pub(crate) struct ExecInfo {
     pub name: Arc<str>,
     pub arn: Arc<str>,
     pub input: Value,
+    /// The exact size of the execution input (bounds paths into `$$.Execution.Input`).
+    pub input_size: usize,
     pub start_time: DateTime<Utc>,
     pub machine_arn: Arc<str>,
     pub machine_name: Arc<str>,
@@ -129,10 +133,11 @@ fn shift(m: Miss, by: usize) -> Miss {
 }
 
 /// Variables visible to a state: its own scope, then the scopes around it
-/// (a Map iteration or Parallel branch reads, never writes, the outer ones).
+/// (a Map iteration or Parallel branch reads, never writes, the outer ones). Each value
+/// is kept with an upper bound of its size.
 #[derive(Default)]
 pub(crate) struct Vars<'p> {
-    local: Option<Box<Map<String, Value>>>,
+    local: Option<HashMap<String, (Value, usize)>>,
     parent: Option<&'p Vars<'p>>,
 }
 
@@ -141,7 +146,7 @@ impl<'p> Vars<'p> {
         Vars { local: None, parent: Some(parent) }
     }
 
-    pub fn get(&self, name: &str) -> Option<&Value> {
+    fn entry(&self, name: &str) -> Option<&(Value, usize)> {
         let mut cur = Some(self);
         while let Some(v) = cur {
             if let Some(x) = v.local.as_ref().and_then(|m| m.get(name)) {
@@ -152,10 +157,20 @@ impl<'p> Vars<'p> {
         None
     }
 
-    pub fn set_all(&mut self, assigned: Vec<(String, Value)>) {
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.entry(name).map(|(v, _)| v)
+    }
+
+    /// An upper bound of the size of the variable's value.
+    pub fn bound(&self, name: &str) -> Option<usize> {
+        self.entry(name).map(|(_, n)| *n)
+    }
+
+    /// Sets variables: `(name, value, size bound)`.
+    pub fn set_all(&mut self, assigned: Vec<(String, Value, usize)>) {
         let local = self.local.get_or_insert_with(Default::default);
-        for (k, v) in assigned {
-            local.insert(k, v);
+        for (k, v, n) in assigned {
+            local.insert(k, (v, n));
         }
     }
 }
@@ -168,6 +183,41 @@ pub(crate) struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
+    /// An upper bound of the size of what `path` selects, known without resolving it,
+    /// when `$` is bounded by `data_bound`: a definite path selects a part of its root
+    /// (or the length of one), so the root's bound holds. `None` when the path is
+    /// indefinite (a union or deep scan may repeat values) or its root is a part of the
+    /// context object other than the execution input (measure the result instead).
+    pub fn bound(&self, path: &JsonPath, data_bound: usize) -> Option<usize> {
+        if !path.definite {
+            return None;
+        }
+        match &path.root {
+            Root::Data => Some(data_bound),
+            Root::Variable(name) => self.vars.bound(name),
+            Root::Context => match (path.segs.first(), path.segs.get(1)) {
+                (Some(Seg::Field(a)), Some(Seg::Field(b))) if &**a == "Execution" && &**b == "Input" => {
+                    Some(self.ctx.exec.input_size)
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// Resolves `path` as [`Env::resolve`] does, with a size bound of the result (`$`
+    /// bounded by `data_bound`).
+    pub fn resolve_sized<'x>(
+        &'x self,
+        path: &JsonPath,
+        data: &'x Value,
+        data_bound: usize,
+    ) -> Result<(Cow<'x, Value>, usize), Miss> {
+        let v = self.resolve(path, data)?;
+        let n = self.bound(path, data_bound).unwrap_or_else(|| json_size(&*v));
+        debug_assert!(json_size(&*v) <= n, "path {} bound {n}", path.text);
+        Ok((v, n))
+    }
+
     /// Resolves `path` with `$` bound to `data`.
     pub fn resolve<'x>(&'x self, path: &JsonPath, data: &'x Value) -> Result<Cow<'x, Value>, Miss> {
         match &path.root {

@@ -26,12 +26,12 @@ use crate::mock::{MockResponse, MockedCase};
 use crate::path::{JsonPath, Root, Seg};
 use crate::task::{function_name, TaskContext, TaskFailure, TaskRegistry};
 use crate::template::field_error;
-use crate::value::{compact, json_size, random_uuid, MAX_PAYLOAD_BYTES};
+use crate::value::{compact, json_size, random_uuid, within_limit, MAX_PAYLOAD_BYTES};
 
 /// Variables to assign when a state completes.
-type Assigned = Option<Vec<(String, Value)>>;
-/// A successful attempt: the result, its assignments and its last event.
-type Attempt = (Value, Assigned, u64);
+type Assigned = Option<Vec<(String, Value, usize)>>;
+/// A successful attempt: the result, its size bound, its assignments and its last event.
+type Attempt = (Value, usize, Assigned, u64);
 
 pub(crate) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -65,6 +65,8 @@ pub(crate) struct Failure {
 /// The outcome of one state.
 struct Step {
     output: Value,
+    /// An upper bound of the output's size.
+    bound: usize,
     next: Transition,
     /// The event the state's Exited event follows.
     last: u64,
@@ -307,41 +309,71 @@ impl<'e> Exec<'e> {
         self.runtime(st, id, format!("Invalid path '{}' : {}", p.text, p.miss_message(&miss)))
     }
 
-    /// The effective input, borrowed where possible.
-    fn effective<'x>(&self, st: &State, id: u64, input: &'x Value, env: &'x Env) -> Result<Cow<'x, Value>, Failure> {
+    /// The effective input (borrowed where possible) and its size bound, for an input
+    /// bounded by `bound`.
+    fn effective<'x>(
+        &self,
+        st: &State,
+        id: u64,
+        input: &'x Value,
+        bound: usize,
+        env: &'x Env,
+    ) -> Result<(Cow<'x, Value>, usize), Failure> {
         match &st.input_path {
-            IoPath::Whole => Ok(Cow::Borrowed(input)),
-            IoPath::Null => Ok(Cow::Owned(Value::Object(Map::new()))),
-            IoPath::Path(p) => env.resolve(p, input).map_err(|_| self.invalid_path(st, id, p, input, env)),
+            IoPath::Whole => Ok((Cow::Borrowed(input), bound)),
+            IoPath::Null => Ok((Cow::Owned(Value::Object(Map::new())), 2)),
+            IoPath::Path(p) => env.resolve_sized(p, input, bound).map_err(|_| self.invalid_path(st, id, p, input, env)),
         }
     }
 
-    /// Applies an InputPath or OutputPath to an owned value, moving the selected part out.
-    fn select_owned(&self, st: &State, id: u64, path: &IoPath, mut v: Value, env: &Env) -> Result<Value, Failure> {
+    /// Applies an InputPath or OutputPath to an owned value bounded by `bound`, moving the
+    /// selected part out; gives the part and its size bound.
+    fn select_owned(
+        &self,
+        st: &State,
+        id: u64,
+        path: &IoPath,
+        mut v: Value,
+        bound: usize,
+        env: &Env,
+    ) -> Result<(Value, usize), Failure> {
         match path {
-            IoPath::Whole => Ok(v),
-            IoPath::Null => Ok(Value::Object(Map::new())),
+            IoPath::Whole => Ok((v, bound)),
+            IoPath::Null => Ok((Value::Object(Map::new()), 2)),
             IoPath::Path(p) => {
                 if p.root == Root::Data && p.definite && !matches!(p.segs.last(), Some(Seg::Length)) {
                     if let Some(x) = take_at(&mut v, &p.segs) {
-                        return Ok(x);
+                        return Ok((x, bound));
                     }
                     return Err(self.invalid_path(st, id, p, &v, env));
                 }
-                match env.resolve(p, &v) {
-                    Ok(x) => Ok(x.into_owned()),
+                match env.resolve_sized(p, &v, bound) {
+                    Ok((x, n)) => Ok((x.into_owned(), n)),
                     Err(_) => Err(self.invalid_path(st, id, p, &v, env)),
                 }
             }
         }
     }
 
-    /// Puts `result` into `input` as ResultPath says; on failure `input` is unchanged.
-    fn apply_result_path(&self, rp: &ResultPath, input: &mut Value, result: Value, last: u64) -> Result<(), Failure> {
-        match rp {
-            ResultPath::Replace => *input = result,
-            ResultPath::Discard => {}
-            ResultPath::Path(p) => {
+    /// Puts `result` (bounded by `result_bound`) into `input` (bounded by `bound`) as
+    /// ResultPath says and gives the bound of the new document; on failure `input` is
+    /// unchanged.
+    fn apply_result_path(
+        &self,
+        rp: &ResultPath,
+        input: &mut Value,
+        bound: usize,
+        result: Value,
+        result_bound: usize,
+        last: u64,
+    ) -> Result<usize, Failure> {
+        Ok(match rp {
+            ResultPath::Replace => {
+                *input = result;
+                result_bound
+            }
+            ResultPath::Discard => bound,
+            ResultPath::Path(p, overhead) => {
                 if !result_path_fits(input, &p.segs) {
                     return Err(Failure {
                         error: Some("States.ResultPathMatchFailure".into()),
@@ -351,36 +383,45 @@ impl<'e> Exec<'e> {
                     });
                 }
                 set_at(input, &p.segs, result);
+                bound.saturating_add(result_bound).saturating_add(*overhead)
             }
-        }
-        Ok(())
+        })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn eval_assign(
         &self,
         st: &State,
         id: u64,
         t: Option<&crate::template::Tmpl>,
         data: &Value,
+        bound: usize,
         env: &Env,
     ) -> Result<Assigned, Failure> {
         match t {
             None => Ok(None),
-            Some(t) => t.eval_assign(data, env).map(Some).map_err(|m| self.runtime(st, id, m)),
+            Some(t) => t.eval_assign(data, bound, env).map(Some).map_err(|m| self.runtime(st, id, m)),
         }
     }
 
-    /// Runs a graph (the machine, a branch or an iteration) from its StartAt.
+    /// Runs a graph (the machine, a branch or an iteration) from its StartAt, on an input
+    /// whose size is at most `bound`; gives the output, its size bound and the last event.
+    ///
+    /// Every state's output is held to the payload quota: each state works out an upper
+    /// bound of its output's size from its input's bound and the parts it adds, and the
+    /// output is measured only when that bound exceeds the quota.
     pub(crate) fn run_graph<'a, 'v>(
         &'a self,
         graph: &'a Graph,
         input: Value,
+        bound: usize,
         vars: &'a mut Vars<'v>,
         prev: u64,
-    ) -> BoxFut<'a, Result<(Value, u64), Failure>> {
+    ) -> BoxFut<'a, Result<(Value, usize, u64), Failure>> {
         Box::pin(async move {
             let mut idx = graph.start;
             let mut input = input;
+            let mut bound = bound;
             let mut prev = prev;
             loop {
                 let st = &graph.states[idx];
@@ -393,7 +434,10 @@ impl<'e> Exec<'e> {
                     }
                     Some(("stateEnteredEventDetails", d))
                 });
-                let step = self.step(st, input, vars, entered, entered_at).await?;
+                let step = self.step(st, input, bound, vars, entered, entered_at).await?;
+                let Some(out_bound) = within_limit(&step.output, step.bound) else {
+                    return Err(self.data_limit(st, step.last));
+                };
                 let exited = self.emit(event(&st.kind, true), step.last, || {
                     let mut d = obj([("name", Value::String(st.name.to_string()))]);
                     payload(&mut d, "output", &step.output);
@@ -404,8 +448,9 @@ impl<'e> Exec<'e> {
                     Transition::Next(n) => {
                         idx = n;
                         input = step.output;
+                        bound = out_bound;
                     }
-                    Transition::End => return Ok((step.output, exited)),
+                    Transition::End => return Ok((step.output, out_bound, exited)),
                 }
             }
         })
@@ -415,20 +460,21 @@ impl<'e> Exec<'e> {
         &self,
         st: &State,
         input: Value,
+        bound: usize,
         vars: &mut Vars<'_>,
         id: u64,
         entered_at: DateTime<Utc>,
     ) -> Result<Step, Failure> {
         match &st.kind {
-            Kind::Pass { result, result_too_big } => {
-                self.pass(st, result.as_ref(), *result_too_big, input, vars, id, entered_at)
+            Kind::Pass { result, result_size } => {
+                self.pass(st, result.as_ref(), *result_size, input, bound, vars, id, entered_at)
             }
             Kind::Succeed => {
                 let ctx = self.ctx(st, entered_at, 0);
                 let env = Env { ctx: &ctx, vars };
-                let eff = self.select_owned(st, id, &st.input_path, input, &env)?;
-                let output = self.select_owned(st, id, &st.output_path, eff, &env)?;
-                Ok(Step { output, next: Transition::End, last: id })
+                let (eff, bound) = self.select_owned(st, id, &st.input_path, input, bound, &env)?;
+                let (output, bound) = self.select_owned(st, id, &st.output_path, eff, bound, &env)?;
+                Ok(Step { output, bound, next: Transition::End, last: id })
             }
             Kind::Fail { error, cause } => {
                 let ctx = self.ctx(st, entered_at, 0);
@@ -451,7 +497,7 @@ impl<'e> Exec<'e> {
             Kind::Choice { rules, default } => {
                 let ctx = self.ctx(st, entered_at, 0);
                 let env = Env { ctx: &ctx, vars: &*vars };
-                let eff = self.select_owned(st, id, &st.input_path, input, &env)?;
+                let (eff, bound) = self.select_owned(st, id, &st.input_path, input, bound, &env)?;
                 let mut chosen = None;
                 for rule in rules {
                     let hit = rule.cond.eval(&eff, &env).map_err(|p| {
@@ -485,34 +531,34 @@ impl<'e> Exec<'e> {
                         })
                     }
                 };
-                let assigned = self.eval_assign(st, id, assign, &eff, &env)?;
-                let output = self.select_owned(st, id, &st.output_path, eff, &env)?;
+                let assigned = self.eval_assign(st, id, assign, &eff, bound, &env)?;
+                let (output, bound) = self.select_owned(st, id, &st.output_path, eff, bound, &env)?;
                 if let Some(a) = assigned {
                     vars.set_all(a);
                 }
-                Ok(Step { output, next: Transition::Next(next), last: id })
+                Ok(Step { output, bound, next: Transition::Next(next), last: id })
             }
             Kind::Wait(how) => {
-                let (eff, until) = {
+                let (eff, bound, until) = {
                     let ctx = self.ctx(st, entered_at, 0);
                     let env = Env { ctx: &ctx, vars: &*vars };
-                    let eff = self.select_owned(st, id, &st.input_path, input, &env)?;
+                    let (eff, bound) = self.select_owned(st, id, &st.input_path, input, bound, &env)?;
                     let until = self.wait_until(st, id, how, &eff, &env, entered_at)?;
-                    (eff, until)
+                    (eff, bound, until)
                 };
                 let delay = (until - self.now()).to_std().unwrap_or_default();
                 self.shared.clock.sleep(delay).await;
                 let ctx = self.ctx(st, entered_at, 0);
                 let env = Env { ctx: &ctx, vars: &*vars };
-                let assigned = self.eval_assign(st, id, st.assign.as_ref(), &eff, &env)?;
-                let output = self.select_owned(st, id, &st.output_path, eff, &env)?;
+                let assigned = self.eval_assign(st, id, st.assign.as_ref(), &eff, bound, &env)?;
+                let (output, bound) = self.select_owned(st, id, &st.output_path, eff, bound, &env)?;
                 if let Some(a) = assigned {
                     vars.set_all(a);
                 }
-                Ok(Step { output, next: st.next, last: id })
+                Ok(Step { output, bound, next: st.next, last: id })
             }
             Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
-                self.retrying(st, input, vars, id, entered_at).await
+                self.retrying(st, input, bound, vars, id, entered_at).await
             }
         }
     }
@@ -522,44 +568,49 @@ impl<'e> Exec<'e> {
         &self,
         st: &State,
         literal: Option<&Value>,
-        too_big: bool,
+        literal_size: usize,
         mut input: Value,
+        bound: usize,
         vars: &mut Vars<'_>,
         id: u64,
         entered_at: DateTime<Utc>,
     ) -> Result<Step, Failure> {
         let ctx = self.ctx(st, entered_at, 0);
         let env = Env { ctx: &ctx, vars: &*vars };
-        let result = if let Some(params) = &st.parameters {
-            let eff = self.effective(st, id, &input, &env)?;
-            params.eval(&eff, &env).map_err(|m| self.runtime(st, id, m))?
+        let (result, result_bound) = if let Some(params) = &st.parameters {
+            let (eff, eff_bound) = self.effective(st, id, &input, bound, &env)?;
+            let (v, n) = params.eval_sized(&eff, eff_bound, &env).map_err(|m| self.runtime(st, id, m))?;
+            // The state's input after Parameters is held to the quota.
+            let n = within_limit(&v, n).ok_or_else(|| self.data_limit(st, id))?;
+            (v, n)
         } else if let Some(lit) = literal {
             if let IoPath::Path(_) = st.input_path {
-                self.effective(st, id, &input, &env)?;
+                self.effective(st, id, &input, bound, &env)?;
             }
-            if too_big {
+            if literal_size > MAX_PAYLOAD_BYTES {
                 return Err(self.data_limit(st, id));
             }
-            lit.clone()
+            (lit.clone(), literal_size)
         } else if matches!(st.result_path, ResultPath::Replace) {
             // The effective input is the output: move it instead of copying it.
-            let eff = self.select_owned(st, id, &st.input_path, std::mem::take(&mut input), &env)?;
-            let assigned = self.eval_assign(st, id, st.assign.as_ref(), &eff, &env)?;
-            let output = self.select_owned(st, id, &st.output_path, eff, &env)?;
+            let (eff, bound) = self.select_owned(st, id, &st.input_path, std::mem::take(&mut input), bound, &env)?;
+            let assigned = self.eval_assign(st, id, st.assign.as_ref(), &eff, bound, &env)?;
+            let (output, bound) = self.select_owned(st, id, &st.output_path, eff, bound, &env)?;
             if let Some(a) = assigned {
                 vars.set_all(a);
             }
-            return Ok(Step { output, next: st.next, last: id });
+            return Ok(Step { output, bound, next: st.next, last: id });
         } else {
-            self.effective(st, id, &input, &env)?.into_owned()
+            let (eff, eff_bound) = self.effective(st, id, &input, bound, &env)?;
+            (eff.into_owned(), eff_bound)
         };
-        let assigned = self.eval_assign(st, id, st.assign.as_ref(), &result, &env)?;
-        self.apply_result_path(&st.result_path, &mut input, result, id)?;
-        let output = self.select_owned(st, id, &st.output_path, input, &env)?;
+        let assigned = self.eval_assign(st, id, st.assign.as_ref(), &result, result_bound, &env)?;
+        let bound = self.apply_result_path(&st.result_path, &mut input, bound, result, result_bound, id)?;
+        let (output, bound) = self.select_owned(st, id, &st.output_path, input, bound, &env)?;
         if let Some(a) = assigned {
             vars.set_all(a);
         }
-        Ok(Step { output, next: st.next, last: id })
+        Ok(Step { output, bound, next: st.next, last: id })
     }
 
     fn wait_until(
@@ -636,6 +687,7 @@ impl<'e> Exec<'e> {
         &self,
         st: &State,
         mut input: Value,
+        bound: usize,
         vars: &mut Vars<'_>,
         id: u64,
         entered_at: DateTime<Utc>,
@@ -644,21 +696,22 @@ impl<'e> Exec<'e> {
         let mut retry_count = 0u32;
         let mut cursor = id;
         loop {
-            let attempt = self.attempt(st, &input, &*vars, id, cursor, entered_at, retry_count).await;
+            let attempt = self.attempt(st, &input, bound, &*vars, id, cursor, entered_at, retry_count).await;
             let (failure, began) = match attempt {
-                Ok((result, assigned, last)) => match self.apply_result_path(&st.result_path, &mut input, result, last)
-                {
-                    Ok(()) => {
-                        let ctx = self.ctx(st, entered_at, retry_count);
-                        let env = Env { ctx: &ctx, vars: &*vars };
-                        let output = self.select_owned(st, id, &st.output_path, input, &env)?;
-                        if let Some(a) = assigned {
-                            vars.set_all(a);
+                Ok((result, result_bound, assigned, last)) => {
+                    match self.apply_result_path(&st.result_path, &mut input, bound, result, result_bound, last) {
+                        Ok(bound) => {
+                            let ctx = self.ctx(st, entered_at, retry_count);
+                            let env = Env { ctx: &ctx, vars: &*vars };
+                            let (output, bound) = self.select_owned(st, id, &st.output_path, input, bound, &env)?;
+                            if let Some(a) = assigned {
+                                vars.set_all(a);
+                            }
+                            return Ok(Step { output, bound, next: st.next, last });
                         }
-                        return Ok(Step { output, next: st.next, last });
+                        Err(f) => (f, false),
                     }
-                    Err(f) => (f, false),
-                },
+                }
                 Err(fb) => fb,
             };
             let decision = decide(st, &failure, &mut counts, || self.unit_random());
@@ -681,73 +734,91 @@ impl<'e> Exec<'e> {
                 }
                 Decision::Catch(c) => {
                     let err_doc = error_output(&failure);
+                    let err_size = json_size(&err_doc);
                     let ctx = self.ctx(st, entered_at, retry_count);
                     let env = Env { ctx: &ctx, vars: &*vars };
-                    let assigned = self.eval_assign(st, id, c.assign.as_ref(), &err_doc, &env)?;
-                    if let Err(f) = self.apply_result_path(&c.result_path, &mut input, err_doc, failure.last) {
-                        return Err(self.runtime(st, id, f.cause.unwrap_or_default()));
-                    }
+                    let assigned = self.eval_assign(st, id, c.assign.as_ref(), &err_doc, err_size, &env)?;
+                    let bound = match self.apply_result_path(
+                        &c.result_path,
+                        &mut input,
+                        bound,
+                        err_doc,
+                        err_size,
+                        failure.last,
+                    ) {
+                        Ok(bound) => bound,
+                        Err(f) => return Err(self.runtime(st, id, f.cause.unwrap_or_default())),
+                    };
                     if let Some(a) = assigned {
                         vars.set_all(a);
                     }
-                    return Ok(Step { output: input, next: Transition::Next(c.next), last: failure.last });
+                    return Ok(Step { output: input, bound, next: Transition::Next(c.next), last: failure.last });
                 }
                 Decision::Fail => return Err(failure),
             }
         }
     }
 
-    /// One attempt of a Task, Map or Parallel state: the result after ResultSelector,
-    /// the variables to assign, and the id of the last event.
+    /// One attempt of a Task, Map or Parallel state on an input bounded by `bound`: the
+    /// result after ResultSelector, its size bound, the variables to assign, and the id
+    /// of the last event.
     #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
         st: &State,
         input: &Value,
+        bound: usize,
         vars: &Vars<'_>,
         id: u64,
         cursor: u64,
         entered_at: DateTime<Utc>,
         retry: u32,
     ) -> Result<Attempt, (Failure, bool)> {
-        let (raw, last) = match &st.kind {
-            Kind::Task(spec) => {
-                self.task_attempt(st, spec, input, vars, id, cursor, entered_at, retry).await.map_err(|f| (f, false))?
-            }
-            Kind::Map(spec) => self.map_attempt(st, spec, input, vars, id, cursor, entered_at).await?,
+        let (raw, raw_bound, last) = match &st.kind {
+            Kind::Task(spec) => self
+                .task_attempt(st, spec, input, bound, vars, id, cursor, entered_at, retry)
+                .await
+                .map_err(|f| (f, false))?,
+            Kind::Map(spec) => self.map_attempt(st, spec, input, bound, vars, id, cursor, entered_at).await?,
             Kind::Parallel { branches } => {
-                self.parallel_attempt(st, branches, input, vars, id, cursor, entered_at).await?
+                self.parallel_attempt(st, branches, input, bound, vars, id, cursor, entered_at).await?
             }
             _ => unreachable!("only Task, Map and Parallel retry"),
         };
-        self.finish_attempt(st, id, raw, last, entered_at, retry, vars).map_err(|f| (f, false))
+        self.finish_attempt(st, id, raw, raw_bound, last, entered_at, retry, vars).map_err(|f| (f, false))
     }
 
-    /// The Assign values, ResultSelector and the payload size check of a successful attempt.
+    /// The payload size checks, the Assign values and ResultSelector of a successful
+    /// attempt whose raw result is bounded by `raw_bound`.
     #[allow(clippy::too_many_arguments)]
     fn finish_attempt(
         &self,
         st: &State,
         id: u64,
         raw: Value,
+        raw_bound: usize,
         last: u64,
         entered_at: DateTime<Utc>,
         retry: u32,
         vars: &Vars<'_>,
     ) -> Result<Attempt, Failure> {
+        // The task's (or Map's, Parallel's) own result is held to the quota, and so is
+        // what ResultSelector makes of it.
+        let raw_bound = within_limit(&raw, raw_bound).ok_or_else(|| self.data_limit(st, last))?;
         let ctx = self.ctx(st, entered_at, retry);
         let env = Env { ctx: &ctx, vars };
         // Assign sees the raw result, before ResultSelector (as LocalStack's AWS-validated
         // interpreter does).
-        let assigned = self.eval_assign(st, id, st.assign.as_ref(), &raw, &env)?;
-        let result = match &st.result_selector {
-            Some(t) => t.eval(&raw, &env).map_err(|m| self.runtime(st, id, m))?,
-            None => raw,
+        let assigned = self.eval_assign(st, id, st.assign.as_ref(), &raw, raw_bound, &env)?;
+        let (result, bound) = match &st.result_selector {
+            Some(t) => {
+                let (v, n) = t.eval_sized(&raw, raw_bound, &env).map_err(|m| self.runtime(st, id, m))?;
+                let n = within_limit(&v, n).ok_or_else(|| self.data_limit(st, last))?;
+                (v, n)
+            }
+            None => (raw, raw_bound),
         };
-        if json_size(&result) > MAX_PAYLOAD_BYTES {
-            return Err(self.data_limit(st, last));
-        }
-        Ok((result, assigned, last))
+        Ok((result, bound, assigned, last))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -756,20 +827,25 @@ impl<'e> Exec<'e> {
         st: &State,
         spec: &TaskSpec,
         input: &Value,
+        bound: usize,
         vars: &Vars<'_>,
         id: u64,
         cursor: u64,
         entered_at: DateTime<Utc>,
         retry: u32,
-    ) -> Result<(Value, u64), Failure> {
+    ) -> Result<(Value, usize, u64), Failure> {
         let (params, timeout) = {
             let ctx = self.ctx(st, entered_at, retry);
             let env = Env { ctx: &ctx, vars };
-            let eff = self.effective(st, id, input, &env)?;
-            let params = match &st.parameters {
-                Some(t) => t.eval(&eff, &env).map_err(|m| self.runtime(st, id, m))?,
-                None => eff.into_owned(),
+            let (eff, eff_bound) = self.effective(st, id, input, bound, &env)?;
+            let (params, params_bound) = match &st.parameters {
+                Some(t) => t.eval_sized(&eff, eff_bound, &env).map_err(|m| self.runtime(st, id, m))?,
+                None => (eff.into_owned(), eff_bound),
             };
+            // The state's input after Parameters is held to the quota.
+            if within_limit(&params, params_bound).is_none() {
+                return Err(self.data_limit(st, id));
+            }
             let timeout = match &spec.timeout {
                 None => None,
                 Some(Seconds::Fixed(n)) => Some(*n),
@@ -864,6 +940,8 @@ impl<'e> Exec<'e> {
         };
         match outcome {
             Some(Ok(out)) => {
+                // What the task returned is measured: nothing bounds it.
+                let size = json_size(&out);
                 let done = if lambda_arn {
                     self.emit("LambdaFunctionSucceeded", started, || {
                         let mut d = Map::new();
@@ -877,7 +955,7 @@ impl<'e> Exec<'e> {
                         Some(("taskSucceededEventDetails", d))
                     })
                 };
-                Ok((out, done))
+                Ok((out, size, done))
             }
             Some(Err(TaskFailure { error, cause })) => {
                 let done = if lambda_arn {
@@ -994,19 +1072,25 @@ impl<'e> Exec<'e> {
         st: &State,
         spec: &MapSpec,
         input: &Value,
+        bound: usize,
         vars: &Vars<'_>,
         id: u64,
         cursor: u64,
         entered_at: DateTime<Utc>,
-    ) -> Result<(Value, u64), (Failure, bool)> {
+    ) -> Result<(Value, usize, u64), (Failure, bool)> {
         let ctx = self.ctx(st, entered_at, 0);
         let env = Env { ctx: &ctx, vars };
         let before = |f: Failure| (f, false);
-        let eff = self.effective(st, id, input, &env).map_err(before)?;
-        let items_val = match &spec.items_path {
-            Some(p) => env.resolve(p, &eff).map_err(|_| self.invalid_path(st, id, p, &eff, &env)).map_err(before)?,
-            None => Cow::Borrowed(&*eff),
+        let (eff, eff_bound) = self.effective(st, id, input, bound, &env).map_err(before)?;
+        let (items_val, items_bound) = match &spec.items_path {
+            Some(p) => env
+                .resolve_sized(p, &eff, eff_bound)
+                .map_err(|_| self.invalid_path(st, id, p, &eff, &env))
+                .map_err(before)?,
+            None => (Cow::Borrowed(&*eff), eff_bound),
         };
+        // Each item is a part of the items array.
+        let bounds = (items_bound, eff_bound);
         let Some(items) = items_val.as_array() else {
             let path = spec.items_path.as_ref().map_or("$", |p| &p.text);
             return Err(before(self.runtime(
@@ -1043,15 +1127,18 @@ impl<'e> Exec<'e> {
             self.emit("MapStateStarted", cursor, || Some(("mapStateStartedEventDetails", obj([("length", n.into())]))));
         let limit = if limit == 0 { n.max(1) } else { limit };
         let mut results: Vec<Value> = Vec::with_capacity(n);
+        // The result array: brackets, commas and the iterations' outputs.
+        let mut result_bound = 1 + n.max(1);
         let mut last_done = started;
         if limit == 1 || n <= 1 {
             let mut prev = started;
             for (i, item) in items.iter().enumerate() {
-                let (_, out, last, done) = self
-                    .iteration(st, spec, id, i, item, &eff, vars, prev, entered_at)
+                let (_, out, out_bound, last, done) = self
+                    .iteration(st, spec, id, i, item, &eff, bounds, vars, prev, entered_at)
                     .await
                     .map_err(|(_, f)| (f, true))?;
                 results.push(out);
+                result_bound = result_bound.saturating_add(out_bound);
                 prev = last;
                 last_done = done;
             }
@@ -1062,13 +1149,14 @@ impl<'e> Exec<'e> {
             let mut next = 0;
             while next < n && pending.len() < limit {
                 running[next] = true;
-                pending.push(self.iteration(st, spec, id, next, &items[next], &eff, vars, started, entered_at));
+                pending.push(self.iteration(st, spec, id, next, &items[next], &eff, bounds, vars, started, entered_at));
                 next += 1;
             }
             while let Some(r) = pending.next().await {
                 match r {
-                    Ok((index, out, last, done)) => {
+                    Ok((index, out, out_bound, last, done)) => {
                         slots[index] = Some(out);
+                        result_bound = result_bound.saturating_add(out_bound);
                         running[index] = false;
                         last_done = done;
                         if next < n {
@@ -1080,6 +1168,7 @@ impl<'e> Exec<'e> {
                                 next,
                                 &items[next],
                                 &eff,
+                                bounds,
                                 vars,
                                 last,
                                 entered_at,
@@ -1105,11 +1194,13 @@ impl<'e> Exec<'e> {
             results = slots.into_iter().map(Option::unwrap_or_default).collect();
         }
         self.emit("MapStateSucceeded", last_done, || None);
-        Ok((Value::Array(results), last_done))
+        Ok((Value::Array(results), result_bound, last_done))
     }
 
     /// One Map iteration: ItemSelector, then the item processor in its own variable scope.
-    /// Returns the output, the last inner event and the MapIterationSucceeded event.
+    /// `bounds` are the size bounds of the item and of the Map's effective input `eff`.
+    /// Returns the output, its size bound, the last inner event and the
+    /// MapIterationSucceeded event.
     #[allow(clippy::too_many_arguments)]
     async fn iteration(
         &self,
@@ -1119,18 +1210,21 @@ impl<'e> Exec<'e> {
         index: usize,
         item: &Value,
         eff: &Value,
+        (item_bound, eff_bound): (usize, usize),
         vars: &Vars<'_>,
         prev: u64,
         entered_at: DateTime<Utc>,
-    ) -> Result<(usize, Value, u64, u64), (usize, Failure)> {
-        let item_input = match &spec.item_selector {
+    ) -> Result<(usize, Value, usize, u64, u64), (usize, Failure)> {
+        let (item_input, item_bound) = match &spec.item_selector {
             Some(t) => {
                 let ctx = Ctx { item: Some((index, item)), ..self.ctx(st, entered_at, 0) };
                 let env = Env { ctx: &ctx, vars };
-                t.eval(eff, &env).map_err(|m| (index, self.runtime(st, id, m)))?
+                t.eval_sized(eff, eff_bound, &env).map_err(|m| (index, self.runtime(st, id, m)))?
             }
-            None => item.clone(),
+            None => (item.clone(), item_bound),
         };
+        // The iteration's input (after ItemSelector) is held to the quota.
+        let item_bound = within_limit(&item_input, item_bound).ok_or_else(|| (index, self.data_limit(st, id)))?;
         let details = || {
             Some((
                 "mapIterationStartedEventDetails",
@@ -1139,15 +1233,15 @@ impl<'e> Exec<'e> {
         };
         let started = self.emit("MapIterationStarted", prev, details);
         let mut scope = Vars::child(vars);
-        match self.run_graph(&spec.processor, item_input, &mut scope, started).await {
-            Ok((out, last)) => {
+        match self.run_graph(&spec.processor, item_input, item_bound, &mut scope, started).await {
+            Ok((out, out_bound, last)) => {
                 let done = self.emit("MapIterationSucceeded", last, || {
                     Some((
                         "mapIterationSucceededEventDetails",
                         obj([("name", st.name.to_string().into()), ("index", index.into())]),
                     ))
                 });
-                Ok((index, out, last, done))
+                Ok((index, out, out_bound, last, done))
             }
             Err(f) => {
                 self.emit("MapIterationFailed", f.last, || {
@@ -1167,19 +1261,23 @@ impl<'e> Exec<'e> {
         st: &State,
         branches: &[Graph],
         input: &Value,
+        bound: usize,
         vars: &Vars<'_>,
         id: u64,
         cursor: u64,
         entered_at: DateTime<Utc>,
-    ) -> Result<(Value, u64), (Failure, bool)> {
-        let branch_input = {
+    ) -> Result<(Value, usize, u64), (Failure, bool)> {
+        let (branch_input, branch_bound) = {
             let ctx = self.ctx(st, entered_at, 0);
             let env = Env { ctx: &ctx, vars };
-            let eff = self.effective(st, id, input, &env).map_err(|f| (f, false))?;
-            match &st.parameters {
-                Some(t) => t.eval(&eff, &env).map_err(|m| (self.runtime(st, id, m), false))?,
-                None => eff.into_owned(),
-            }
+            let (eff, eff_bound) = self.effective(st, id, input, bound, &env).map_err(|f| (f, false))?;
+            let (v, n) = match &st.parameters {
+                Some(t) => t.eval_sized(&eff, eff_bound, &env).map_err(|m| (self.runtime(st, id, m), false))?,
+                None => (eff.into_owned(), eff_bound),
+            };
+            // The state's input after Parameters is held to the quota.
+            let n = within_limit(&v, n).ok_or_else(|| (self.data_limit(st, id), false))?;
+            (v, n)
         };
         let started = self.emit("ParallelStateStarted", cursor, || None);
         let mut slots: Vec<Option<Value>> = (0..branches.len()).map(|_| None).collect();
@@ -1190,18 +1288,21 @@ impl<'e> Exec<'e> {
                 let input = branch_input.clone();
                 async move {
                     let mut scope = Vars::child(vars);
-                    self.run_graph(g, input, &mut scope, started).await.map(|r| (i, r))
+                    self.run_graph(g, input, branch_bound, &mut scope, started).await.map(|r| (i, r))
                 }
             })
             .collect();
         let mut last = started;
+        // The result array: brackets, commas and the branches' outputs.
+        let mut result_bound = 1 + branches.len().max(1);
         while let Some(r) = pending.next().await {
-            let (i, (out, l)) = r.map_err(|f| (f, true))?;
+            let (i, (out, out_bound, l)) = r.map_err(|f| (f, true))?;
             slots[i] = Some(out);
+            result_bound = result_bound.saturating_add(out_bound);
             last = l;
         }
         self.emit("ParallelStateSucceeded", last, || None);
-        Ok((Value::Array(slots.into_iter().map(Option::unwrap_or_default).collect()), last))
+        Ok((Value::Array(slots.into_iter().map(Option::unwrap_or_default).collect()), result_bound, last))
     }
 }
 

@@ -10,7 +10,9 @@ use serde_json::{Map, Value};
 
 use crate::env::Env;
 use crate::path::JsonPath;
-use crate::value::{as_integer, compact, hex, java_string, json_number_f64, random_uuid, values_equal};
+use crate::value::{
+    as_integer, bounded, compact, hex, java_string, json_number_f64, json_size, random_uuid, values_equal,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Func {
@@ -291,6 +293,45 @@ impl Call {
         })
     }
 
+    /// Evaluates the call, with an upper bound of the result's size (`$` bounded by
+    /// `data_bound`): computed from the arguments' bounds where the function allows it,
+    /// else the result's exact size.
+    pub fn eval_sized(&self, data: &Value, data_bound: usize, env: &Env) -> Result<(Value, usize), EvalError> {
+        let v = self.eval(data, env)?;
+        let n = self.bound(data_bound, env).unwrap_or_else(|| json_size(&v));
+        Ok(bounded(v, n))
+    }
+
+    /// An upper bound of the result's size known without evaluating the call, if one
+    /// is cheap to know.
+    fn bound(&self, data_bound: usize, env: &Env) -> Option<usize> {
+        let arg = |i: usize| arg_bound(&self.args[i], data_bound, env);
+        Some(match self.func {
+            // An i64 or usize in decimal, a boolean, a UUID, a SHA-512 in hex.
+            Func::ArrayLength | Func::MathAdd | Func::MathRandom => 20,
+            Func::ArrayContains => 5,
+            Func::Uuid => 38,
+            Func::Hash => 130,
+            // Every member comes from one of the two objects.
+            Func::JsonMerge => arg(0)?.saturating_add(arg(1)?),
+            Func::Array => {
+                let mut n = 2 + self.args.len().saturating_sub(1);
+                for a in &self.args {
+                    n = n.saturating_add(arg_bound(a, data_bound, env)?);
+                }
+                n
+            }
+            // Numbers keep their text and escapes never grow when JSON is re-serialized,
+            // so the value is no longer than the text ("null" for blank text).
+            Func::StringToJson => arg(0)?.max(4),
+            // Escaping the text at most doubles it; chunks add two brackets per element
+            // at most, and an element takes at least two bytes with its comma.
+            Func::JsonToString | Func::ArrayPartition => arg(0)?.saturating_mul(2).saturating_add(2),
+            Func::ArrayGetItem | Func::ArrayUnique => arg(0)?,
+            _ => return None,
+        })
+    }
+
     fn format(&self, data: &Value, env: &Env) -> Result<Value, EvalError> {
         let (template, escaped) = match &self.args[0] {
             Arg::Str { raw, .. } => (Cow::Borrowed(raw.as_str()), true),
@@ -344,6 +385,14 @@ fn eval_arg<'x>(a: &'x Arg, data: &'x Value, env: &'x Env) -> Result<Cow<'x, Val
         Arg::Lit(v) => Ok(Cow::Borrowed(v)),
         Arg::Path(p) => env.resolve(p, data).map_err(|_| EvalError::Missing(p.text.clone())),
         Arg::Call(c) => c.eval(data, env).map(Cow::Owned),
+    }
+}
+
+fn arg_bound(a: &Arg, data_bound: usize, env: &Env) -> Option<usize> {
+    match a {
+        Arg::Str { value, .. } | Arg::Lit(value) => Some(json_size(value)),
+        Arg::Path(p) => env.bound(p, data_bound),
+        Arg::Call(c) => c.bound(data_bound, env),
     }
 }
 
@@ -520,6 +569,7 @@ mod tests {
             name: "n".into(),
             arn: "arn".into(),
             input: json!({"input_field": {"k": "v"}}),
+            input_size: json_size(&json!({"input_field": {"k": "v"}})),
             start_time: chrono::Utc::now(),
             machine_arn: "m".into(),
             machine_name: "m".into(),
@@ -528,7 +578,12 @@ mod tests {
         let ctx = Ctx { exec: &exec, state: "S", entered: chrono::Utc::now(), retry: 0, item: None };
         let vars = Vars::default();
         let env = Env { ctx: &ctx, vars: &vars };
-        Call::parse(expr).unwrap().eval(&data, &env)
+        // Every result is checked against its size bound as well.
+        let call = Call::parse(expr).unwrap();
+        let (v, bound) = call.eval_sized(&data, json_size(&data), &env)?;
+        assert!(json_size(&v) <= bound, "{expr}: size bound {bound} < {}", json_size(&v));
+        assert_eq!(call.eval(&data, &env)?.is_null(), v.is_null());
+        Ok(v)
     }
 
     fn num(t: &str) -> Value {
@@ -595,5 +650,23 @@ mod tests {
         assert!(Call::parse("States.Nope(1)").is_err());
         assert!(Call::parse("States.ArrayLength(1, 2)").is_err());
         assert!(Call::parse("States.Array(1").is_err());
+    }
+
+    #[test]
+    fn size_bounds_hold_where_results_outgrow_their_arguments() {
+        // `run` checks every result against its bound, with `$` bounded exactly.
+        let quotes = json!({"k": "\"\\\"\\", "n": [1, 2, 3]});
+        run("States.JsonToString($)", quotes.clone()).unwrap();
+        run("States.JsonToString($.k)", quotes.clone()).unwrap();
+        run("States.ArrayPartition($.n, 1)", quotes.clone()).unwrap();
+        run("States.Array($, $, $.k, 1, 'x')", quotes.clone()).unwrap();
+        run("States.JsonMerge($, $, false)", quotes.clone()).unwrap();
+        run("States.StringToJson($)", json!("[1.50e3, \"\\u00e9\", {\"a\": null}]")).unwrap();
+        run("States.StringToJson($)", json!("  ")).unwrap();
+        run("States.ArrayGetItem($.n, 2)", quotes.clone()).unwrap();
+        run("States.ArrayUnique($.n)", quotes.clone()).unwrap();
+        run("States.Hash($.k, 'SHA-512')", quotes.clone()).unwrap();
+        run("States.MathAdd(-2147483648, -2147483648)", json!({})).unwrap();
+        run("States.ArrayLength(States.ArrayRange(1, 1000, 1))", json!({})).unwrap();
     }
 }

@@ -7,14 +7,16 @@ use serde_json::{Map, Value};
 use crate::env::Env;
 use crate::intrinsic::{looks_like_call, Call, EvalError};
 use crate::path::JsonPath;
-use crate::value::compact;
+use crate::value::{bounded, compact, json_size};
 
-/// A compiled template.
+/// A compiled template. Sizes kept beside literals and keys give an upper bound of the
+/// size of what the template builds without measuring it (see [`Tmpl::eval_sized`]).
 #[derive(Debug, Clone)]
 pub(crate) enum Tmpl {
-    /// No `.$` key anywhere below: the value as written.
-    Lit(Value),
-    Obj(Vec<(Box<str>, Tmpl)>),
+    /// No `.$` key anywhere below: the value as written, and its size.
+    Lit(Value, usize),
+    /// The fields, and the bytes of the braces, keys, colons and commas.
+    Obj(Vec<(Box<str>, Tmpl)>, usize),
     Arr(Vec<Tmpl>),
     /// `"key.$": "$..."`: the original key (for messages) and the path.
     Path(Box<str>, JsonPath),
@@ -69,11 +71,11 @@ pub(crate) fn field_error(field: &str, err: &EvalError, data: &Value) -> String 
 /// Compiles a template; `errors` collects (location suffix, message) pairs.
 pub(crate) fn compile(v: &Value, location: &str, errors: &mut Vec<(String, String)>) -> Tmpl {
     if !has_dynamic(v) {
-        return Tmpl::Lit(v.clone());
+        return Tmpl::Lit(v.clone(), json_size(v));
     }
     match v {
         Value::Object(map) => {
-            let mut fields = Vec::with_capacity(map.len());
+            let mut fields: Vec<(Box<str>, Tmpl)> = Vec::with_capacity(map.len());
             for (k, x) in map {
                 if let Some(name) = k.strip_suffix(".$") {
                     let compiled = match x {
@@ -103,10 +105,11 @@ pub(crate) fn compile(v: &Value, location: &str, errors: &mut Vec<(String, Strin
                     fields.push((k.as_str().into(), compile(x, location, errors)));
                 }
             }
-            Tmpl::Obj(fields)
+            let overhead = fields.iter().fold(1 + fields.len().max(1), |n, (k, _)| n + json_size(&**k) + 1);
+            Tmpl::Obj(fields, overhead)
         }
         Value::Array(items) => Tmpl::Arr(items.iter().map(|x| compile(x, location, errors)).collect()),
-        other => Tmpl::Lit(other.clone()),
+        other => Tmpl::Lit(other.clone(), json_size(other)),
     }
 }
 
@@ -119,36 +122,93 @@ fn has_dynamic(v: &Value) -> bool {
 }
 
 impl Tmpl {
-    /// Builds the value; on failure returns the runtime cause.
-    pub fn eval(&self, data: &Value, env: &Env) -> Result<Value, String> {
+    /// Builds the value, with an upper bound of its size (`data` bounded by
+    /// `data_bound`); on failure returns the runtime cause.
+    pub fn eval_sized(&self, data: &Value, data_bound: usize, env: &Env) -> Result<(Value, usize), String> {
         match self {
-            Tmpl::Lit(v) => Ok(v.clone()),
-            Tmpl::Obj(fields) => {
+            Tmpl::Lit(v, n) => Ok((v.clone(), *n)),
+            Tmpl::Obj(fields, overhead) => {
                 let mut m = Map::with_capacity(fields.len());
+                let mut size = *overhead;
                 for (k, t) in fields {
-                    m.insert(k.to_string(), t.eval(data, env)?);
+                    let (v, n) = t.eval_sized(data, data_bound, env)?;
+                    size = size.saturating_add(n);
+                    m.insert(k.to_string(), v);
                 }
-                Ok(Value::Object(m))
+                Ok(bounded(Value::Object(m), size))
             }
             Tmpl::Arr(items) => {
-                items.iter().map(|t| t.eval(data, env)).collect::<Result<Vec<_>, _>>().map(Value::Array)
+                let mut out = Vec::with_capacity(items.len());
+                let mut size = 1 + items.len().max(1);
+                for t in items {
+                    let (v, n) = t.eval_sized(data, data_bound, env)?;
+                    size = size.saturating_add(n);
+                    out.push(v);
+                }
+                Ok(bounded(Value::Array(out), size))
             }
-            Tmpl::Path(field, p) => match env.resolve(p, data) {
-                Ok(v) => Ok(v.into_owned()),
+            Tmpl::Path(field, p) => match env.resolve_sized(p, data, data_bound) {
+                Ok((v, n)) => Ok((v.into_owned(), n)),
                 Err(_) => Err(field_error(field, &EvalError::Missing(p.text.clone()), data)),
             },
-            Tmpl::Call(field, c) => c.eval(data, env).map_err(|e| field_error(field, &e, data)),
+            Tmpl::Call(field, c) => c.eval_sized(data, data_bound, env).map_err(|e| field_error(field, &e, data)),
         }
     }
 
-    /// The top-level fields of an `Assign` block, evaluated all against the same state.
-    pub fn eval_assign(&self, data: &Value, env: &Env) -> Result<Vec<(String, Value)>, String> {
+    /// The top-level fields of an `Assign` block, evaluated all against the same state:
+    /// `(name, value, size bound)`.
+    pub fn eval_assign(
+        &self,
+        data: &Value,
+        data_bound: usize,
+        env: &Env,
+    ) -> Result<Vec<(String, Value, usize)>, String> {
         match self {
-            Tmpl::Obj(fields) => {
-                fields.iter().map(|(k, t)| Ok((k.to_string(), t.eval(data, env)?))).collect::<Result<Vec<_>, String>>()
-            }
-            Tmpl::Lit(Value::Object(m)) => Ok(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            Tmpl::Obj(fields, _) => fields
+                .iter()
+                .map(|(k, t)| {
+                    let (v, n) = t.eval_sized(data, data_bound, env)?;
+                    Ok((k.to_string(), v, n))
+                })
+                .collect::<Result<Vec<_>, String>>(),
+            // Each member is smaller than the whole object.
+            Tmpl::Lit(Value::Object(m), n) => Ok(m.iter().map(|(k, v)| (k.clone(), v.clone(), *n)).collect()),
             _ => Ok(Vec::new()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::{Ctx, ExecInfo, Vars};
+    use serde_json::json;
+
+    #[test]
+    fn size_bounds_are_exact_when_every_path_selects_the_whole_data() {
+        let exec = ExecInfo {
+            name: "n".into(),
+            arn: "arn".into(),
+            input: json!({}),
+            input_size: 2,
+            start_time: chrono::Utc::now(),
+            machine_arn: "m".into(),
+            machine_name: "m".into(),
+            role_arn: "r".into(),
+        };
+        let ctx = Ctx { exec: &exec, state: "S", entered: chrono::Utc::now(), retry: 0, item: None };
+        let vars = Vars::default();
+        let env = Env { ctx: &ctx, vars: &vars };
+        let mut errors = Vec::new();
+        let t = compile(
+            &json!({"k\"\"\\é.$": "$", "lit\"": "\"\u{1}", "arr": [{"x.$": "$"}, [], 1, {}], "o": {}, "e": []}),
+            "",
+            &mut errors,
+        );
+        assert!(errors.is_empty());
+        for data in [json!("s\"\\"), json!({"a": [1, {"b": null}]}), json!([])] {
+            let (v, bound) = t.eval_sized(&data, json_size(&data), &env).unwrap();
+            assert_eq!(bound, json_size(&v), "{}", compact(&v));
         }
     }
 }

@@ -26,10 +26,30 @@ impl io::Write for Counter {
 }
 
 /// Bytes of the compact JSON text of `v`, counted without building it.
-pub fn json_size(v: &Value) -> usize {
+pub fn json_size<T: serde::Serialize + ?Sized>(v: &T) -> usize {
     let mut c = Counter(0);
     let _ = serde_json::to_writer(&mut c, v);
     c.0
+}
+
+/// A document with an upper bound of its size (`bound ≥ json_size(value)`), so that the
+/// payload quota is checked without measuring every document: sizes add up as
+/// documents are built from parts whose bounds are known, and only a document whose
+/// bound exceeds the quota is measured ([`within_limit`]).
+pub(crate) fn bounded(value: Value, bound: usize) -> (Value, usize) {
+    debug_assert!(json_size(&value) <= bound, "size bound {bound} < {} for {}", json_size(&value), compact(&value));
+    (value, bound)
+}
+
+/// The document's size bound, tightened to its exact size when the bound exceeded the
+/// quota, or `None` when the document is over the quota.
+pub(crate) fn within_limit(value: &Value, bound: usize) -> Option<usize> {
+    debug_assert!(json_size(value) <= bound, "size bound {bound} < {}", json_size(value));
+    if bound <= MAX_PAYLOAD_BYTES {
+        return Some(bound);
+    }
+    let exact = json_size(value);
+    (exact <= MAX_PAYLOAD_BYTES).then_some(exact)
 }
 
 /// A JSON number as f64 (arbitrary-precision text parsed once).
