@@ -2,8 +2,11 @@
 //! execution's output (exit 0) or `{"status": "FAILED", "error", "cause"}` (exit 1);
 //! exit 2 when the definition, the input or the mock config cannot be used.
 //! `--mock-config`/`--test-case` mock Task states with Step Functions Local's format;
-//! `--history` writes the execution history (GetExecutionHistory shape) to stderr.
+//! `--history` prints `{"status", "output" | "error", "cause", "events"}` instead, the
+//! events in GetExecutionHistory's shape. Stdout holds one JSON document and nothing
+//! else; stderr holds only diagnostics.
 
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -37,9 +40,10 @@ struct RunArgs {
     #[arg(long, requires = "mock_config")]
     test_case: Option<String>,
     /// The state machine in the mock config (default: the only one, else the definition's file stem).
-    #[arg(long)]
+    #[arg(long, requires = "mock_config")]
     state_machine: Option<String>,
-    /// Write the execution history (GetExecutionHistory events) to stderr as JSON.
+    /// Print {"status", "output" or "error" and "cause", "events"} instead of the output
+    /// alone, "events" being the execution history (GetExecutionHistory's events).
     #[arg(long)]
     history: bool,
     /// The execution name (`$$.Execution.Name`; default: a random one).
@@ -53,11 +57,16 @@ pub fn run(args: StatesArgs) -> u8 {
         StatesCommand::Run(a) => match run_one(a) {
             Ok(code) => code,
             Err(msg) => {
-                eprintln!("invoices states run: {msg}");
+                diagnostic(&msg);
                 2
             }
         },
     }
+}
+
+/// A line on stderr; a closed stderr is not worth a panic.
+fn diagnostic(msg: &str) {
+    let _ = writeln!(io::stderr().lock(), "invoices states run: {msg}");
 }
 
 fn read(path: &Path, what: &str) -> Result<String, String> {
@@ -97,25 +106,31 @@ fn run_one(a: RunArgs) -> Result<u8, String> {
         .map(|(state, what)| format!("{state} ({what})"))
         .collect();
     if !unserved.is_empty() {
-        eprintln!(
-            "invoices states run: warning: no mock for these Task states, which fail if reached: {}",
-            unserved.join(", ")
-        );
+        diagnostic(&format!("warning: no mock for these Task states, which fail if reached: {}", unserved.join(", ")));
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let outcome = runtime.block_on(engine.run(&machine, req));
-    if let Some(history) = &outcome.history {
-        eprintln!("{}", serde_json::to_string_pretty(&json!({ "events": history })).unwrap_or_default());
-    }
-    let (doc, code) = match outcome.status {
-        ExecutionStatus::Succeeded => (outcome.output.clone().unwrap_or(Value::Null), 0),
-        status => (json!({ "status": status, "error": outcome.error, "cause": outcome.cause }), 1),
+    let code = if outcome.succeeded() { 0 } else { 1 };
+    let doc = match (outcome.status, outcome.history) {
+        (ExecutionStatus::Succeeded, None) => outcome.output.unwrap_or(Value::Null),
+        (status, None) => json!({ "status": status, "error": outcome.error, "cause": outcome.cause }),
+        (ExecutionStatus::Succeeded, Some(events)) => {
+            json!({ "status": ExecutionStatus::Succeeded, "output": outcome.output, "events": events })
+        }
+        (status, Some(events)) => {
+            json!({ "status": status, "error": outcome.error, "cause": outcome.cause, "events": events })
+        }
     };
-    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-    Ok(code)
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| format!("cannot render the result: {e}"))?;
+    match writeln!(io::stdout().lock(), "{text}") {
+        Ok(()) => Ok(code),
+        // Whoever reads stdout has gone (`| head`): nothing is left to tell them.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(code),
+        Err(e) => Err(format!("cannot write the result to stdout: {e}")),
+    }
 }
 
 fn random_name() -> String {
