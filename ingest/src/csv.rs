@@ -367,6 +367,10 @@ impl<R: Read> CsvReader<R> {
                     Some(b'\n') => return Scan::Row { end: p + 1, lines: lines + 1 },
                     Some(b'\r') if buf.get(p + 1) == Some(&b'\n') => return Scan::Row { end: p + 2, lines: lines + 1 },
                     Some(b'\r') if p + 1 == buf.len() && !eof => return Scan::NeedMore { open_quote: None },
+                    Some(_) if !eof && memchr(b'\n', &buf[p..]).is_none() => {
+                        // The row is bad; read on to its end, where reading resumes.
+                        return Scan::NeedMore { open_quote: None };
+                    }
                     Some(&b) => {
                         let resume = memchr(b'\n', &buf[p..]).map_or(buf.len(), |i| p + i + 1);
                         let lines = lines + u64::from(resume > 0 && buf[resume - 1] == b'\n');

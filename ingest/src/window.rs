@@ -11,6 +11,9 @@ use crate::{FileError, Limits};
 /// Bytes read per call to the underlying reader.
 const CHUNK: usize = 256 * 1024;
 
+/// Bytes looked at for a BOM and for NUL bytes (a binary file) before parsing.
+const SNIFF: usize = 8 * 1024;
+
 pub(crate) struct Window<R> {
     reader: R,
     /// Holds `buf[..end]`; bytes before the caller's `keep` position may be discarded.
@@ -31,13 +34,18 @@ impl<R: Read> Window<R> {
 
     /// The first read of a text file: refuses an empty or binary file (a NUL
     /// byte in its first 8 KiB) and returns the length of a UTF-8 BOM to skip.
+    ///
+    /// A reader may return fewer bytes than asked (a pipe, a network stream),
+    /// so this reads until it holds the first [`SNIFF`] bytes or the whole file.
     pub(crate) fn start_text(&mut self) -> Result<usize, FileError> {
-        self.fill(0, 1)?;
+        while self.end < SNIFF && !self.eof {
+            self.fill(0, 1)?;
+        }
         let head = &self.buf[..self.end];
         if head.is_empty() {
             return Err(FileError::new(None, "file is empty".into()));
         }
-        if let Some(at) = memchr::memchr(0, &head[..head.len().min(8192)]) {
+        if let Some(at) = memchr::memchr(0, &head[..head.len().min(SNIFF)]) {
             return Err(FileError::new(None, format!("not a text file (NUL byte at offset {at})")));
         }
         Ok(if head.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 })
