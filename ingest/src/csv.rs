@@ -12,7 +12,14 @@
 //! UTF-8 in a used column, conflicting invoice fields in one group) is a
 //! [`RecordError`] with its line, and reading goes on with the next row. An
 //! unterminated quote is reported on the line that opened it and reading
-//! resumes on the next line.
+//! resumes on the next line. A quote is taken as never closed when the file
+//! ends (or the record limit is reached) before its closing quote, and when a
+//! quoted field that spans lines is "closed" by a quote followed by anything
+//! but a delimiter or a line end: that quote is really the opening quote of a
+//! later field (`INV-X,"C-9,…` then `INV-C,…,"a, b"` a few lines on), so the
+//! rows in between are read again as rows instead of being swallowed. A quoted
+//! field on one line followed by a stray character stays "unexpected 'x' after
+//! a closing quote".
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -305,15 +312,22 @@ impl<R: Read> CsvReader<R> {
 
     fn unterminated(&mut self, start: usize, open: usize) -> ReadError {
         let line = self.line;
-        let resume = memchr(b'\n', &self.win.buf[open..self.win.end]).map_or(self.win.end, |i| open + i + 1);
-        let lines = memchr_iter(b'\n', &self.win.buf[start..resume]).count() as u64;
+        let Scan::Bad { reason, resume, lines } = self.never_closed(start, open) else {
+            unreachable!("never_closed is a bad row")
+        };
         self.pos = resume;
         self.line += lines;
-        ReadError::Record(RecordError {
-            record: 0,
-            line,
-            reason: format!("quoted field opened on line {line} is never closed"),
-        })
+        ReadError::Record(RecordError { record: 0, line, reason })
+    }
+
+    /// The row starting at `start` (on line `self.line`) has a quote at `open`
+    /// that is never closed: reading resumes on the line after the quote's.
+    fn never_closed(&self, start: usize, open: usize) -> Scan {
+        let buf = &self.win.buf[..self.win.end];
+        let opened_on = self.line + memchr_iter(b'\n', &buf[start..open]).count() as u64;
+        let resume = memchr(b'\n', &buf[open..]).map_or(buf.len(), |i| open + i + 1);
+        let lines = memchr_iter(b'\n', &buf[start..resume]).count() as u64;
+        Scan::Bad { reason: format!("quoted field opened on line {opened_on} is never closed"), resume, lines }
     }
 
     fn shift(&mut self, by: usize) {
@@ -332,6 +346,7 @@ impl<R: Read> CsvReader<R> {
 
     /// Scans the row at `p` in the current window without changing it.
     fn scan(&mut self, mut p: usize) -> Scan {
+        let row_start = p;
         let buf = &self.win.buf[..self.win.end];
         let eof = self.win.eof;
         let delim = self.delimiter;
@@ -367,6 +382,13 @@ impl<R: Read> CsvReader<R> {
                     Some(b'\n') => return Scan::Row { end: p + 1, lines: lines + 1 },
                     Some(b'\r') if buf.get(p + 1) == Some(&b'\n') => return Scan::Row { end: p + 2, lines: lines + 1 },
                     Some(b'\r') if p + 1 == buf.len() && !eof => return Scan::NeedMore { open_quote: None },
+                    Some(_) if memchr(b'\n', &buf[open..close]).is_some() => {
+                        // A quoted field that spans lines and "closes" with a quote
+                        // that is not followed by a delimiter or a line end: that
+                        // quote opens a later field, and the first was never closed.
+                        // Report the row and go on with the line after the quote's.
+                        return self.never_closed(row_start, open);
+                    }
                     Some(_) if !eof && memchr(b'\n', &buf[p..]).is_none() => {
                         // The row is bad; read on to its end, where reading resumes.
                         return Scan::NeedMore { open_quote: None };
@@ -408,14 +430,7 @@ impl<R: Read> CsvReader<R> {
     fn need_more_quoted(&self, open: usize, upto: usize) -> Scan {
         let buf = &self.win.buf[..self.win.end];
         if self.win.eof {
-            // The quote is never closed.
-            let resume = memchr(b'\n', &buf[open..]).map_or(buf.len(), |i| open + i + 1);
-            let lines = memchr_iter(b'\n', &buf[self.pos..resume]).count() as u64;
-            return Scan::Bad {
-                reason: format!("quoted field opened on line {} is never closed", self.line),
-                resume,
-                lines,
-            };
+            return self.never_closed(self.pos, open);
         }
         let crossed = memchr(b'\n', &buf[open..upto.max(open)]).is_some();
         Scan::NeedMore { open_quote: crossed.then_some(open) }

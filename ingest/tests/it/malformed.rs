@@ -84,6 +84,27 @@ fn unterminated_quote_is_reported_where_it_opens_and_reading_resumes() {
 }
 
 #[test]
+fn an_unclosed_quote_does_not_swallow_the_rows_up_to_the_next_quote() {
+    // The quote opened on line 3 "closes" at the quote that opens INV-C's
+    // description, which is followed by a letter: it was never closed, and
+    // the rows in between are read as rows.
+    assert_eq!(
+        catalog("unterminated_quote_before_quoted_field.csv"),
+        [A2, "record 2@3: quoted field opened on line 3 is never closed", B4, "valid 4@5 INV-C"]
+    );
+    // A row with a good multi-line field, then one never closed: the message
+    // names the line of the quote, reading resumes on the line after it.
+    let csv = "invoiceId,customerId,amount,dueDate,description,note\n\
+               INV-A,C-1,10.00,2030-01-31,\"two\nlines\",\"\"\"quoted\"\"\"\n\
+               INV-X,C-9,5.00,2030-01-31,\"two\nlines\",\"never closed\n\
+               INV-B,C-2,20.00,2030-02-28,b,\"n\"\n";
+    assert_eq!(
+        verdicts(csv.as_bytes(), Format::Csv, Limits::default()),
+        [A2, "record 2@4: quoted field opened on line 5 is never closed", "valid 3@6 INV-B"]
+    );
+}
+
+#[test]
 fn stray_character_after_a_closing_quote() {
     assert_eq!(catalog("stray_quote.csv"), [A2, "record 2@3: unexpected 'x' after a closing quote", B4]);
 }
