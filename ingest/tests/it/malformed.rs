@@ -260,6 +260,54 @@ fn a_record_over_the_size_limit_ends_the_file() {
     );
 }
 
+/// The catalog's "huge field", at the default 1 MiB record limit: generated,
+/// as a file that size is not worth keeping in the repository.
+#[test]
+fn a_huge_field_at_the_default_limit_ends_the_file_after_the_records_before_it() {
+    let limits = Limits::default();
+    assert_eq!(limits.max_record_bytes, 1 << 20);
+    let a = "{\"invoiceId\": \"INV-A\", \"customerId\": \"C-1\", \"amount\": 10.00, \"dueDate\": \"2030-01-31\"}";
+    let b = "{\"invoiceId\": \"INV-B\", \"customerId\": \"C-2\", \"amount\": 20.00, \"dueDate\": \"2030-02-28\"}";
+    let csv_with = |field: &str| {
+        format!(
+            "invoiceId,customerId,amount,dueDate,description\n\
+             INV-A,C-1,10.00,2030-01-31,a\n\
+             INV-X,C-9,5.00,2030-01-31,\"{field}\"\n\
+             INV-B,C-2,20.00,2030-02-28,b\n"
+        )
+    };
+    let json_record = |field: &str| {
+        format!(
+            "{{\"invoiceId\": \"INV-X\", \"customerId\": \"C-9\", \"amount\": 5.00, \
+             \"dueDate\": \"2030-01-31\", \"description\": \"{field}\"}}"
+        )
+    };
+
+    let huge = "x".repeat(limits.max_record_bytes);
+    assert_eq!(
+        verdicts(csv_with(&huge).as_bytes(), Format::Csv, limits),
+        [A2, "file: line 3: record starting on line 3 is longer than the 1 MiB limit"]
+    );
+    let ndjson = format!("{a}\n{}\n{b}\n", json_record(&huge));
+    assert_eq!(
+        verdicts(ndjson.as_bytes(), Format::Ndjson, limits),
+        ["valid 1@1 INV-A", "file: line 2: record starting on line 2 is longer than the 1 MiB limit"]
+    );
+    let json = format!("[\n{a},\n{},\n{b}\n]\n", json_record(&huge));
+    assert_eq!(
+        verdicts(json.as_bytes(), Format::Json, limits),
+        [A2, "file: line 3: record starting on line 3 is longer than the 1 MiB limit"]
+    );
+
+    // A little under the limit the record is read, and the rules judge the field.
+    let large = "x".repeat(limits.max_record_bytes - 200);
+    let too_long =
+        "invalid 2@3 INV-X: description too_long: description has 1048376 characters; at most 1000 are allowed";
+    assert_eq!(verdicts(csv_with(&large).as_bytes(), Format::Csv, limits), [A2, too_long, B4]);
+    let json = format!("[\n{a},\n{},\n{b}\n]\n", json_record(&large));
+    assert_eq!(verdicts(json.as_bytes(), Format::Json, limits), [A2, too_long, B4]);
+}
+
 #[test]
 fn a_file_over_the_size_limit_ends_with_a_file_error() {
     let limits = Limits { max_file_bytes: 300 * 1024, ..Limits::default() };
@@ -283,4 +331,3 @@ fn the_catalog_has_at_least_twenty_files_and_each_is_asserted() {
         assert!(this.contains(&format!("catalog(\"{name}\")")), "{name} has no assertion");
     }
 }
-
