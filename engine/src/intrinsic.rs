@@ -63,6 +63,10 @@ impl Func {
     }
 }
 
+/// The integers `States.MathAdd` accepts (after rounding): Java's `int`.
+const MATH_ADD_MIN: f64 = i32::MIN as f64;
+const MATH_ADD_MAX: f64 = i32::MAX as f64;
+
 /// One argument of a call.
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {
@@ -173,7 +177,9 @@ impl Call {
                     if out.len() > 1000 {
                         return fail("the range has more than 1000 items".into());
                     }
-                    k += step;
+                    // Past i64's limits the range has ended.
+                    let Some(n) = k.checked_add(step) else { break };
+                    k = n;
                 }
                 Value::Array(out)
             }
@@ -275,7 +281,17 @@ impl Call {
                         )));
                     };
                     // Java's Math.round: half up, towards positive infinity.
-                    sum += (json_number_f64(n) + 0.5).floor() as i64;
+                    let rounded = (json_number_f64(n) + 0.5).floor();
+                    // AWS takes integers from -2147483648 to 2147483647 (Java ints), so
+                    // the sum of two never overflows.
+                    if !(MATH_ADD_MIN..=MATH_ADD_MAX).contains(&rounded) {
+                        return Err(EvalError::Intrinsic(format!(
+                            "The function '{}' expects an integer between -2147483648 and 2147483647 as argument {}",
+                            self.text,
+                            i + 1
+                        )));
+                    }
+                    sum += rounded as i64;
                 }
                 Value::from(sum)
             }
@@ -598,6 +614,44 @@ mod tests {
             let got = run("States.MathAdd($.a, $.b)", json!({"a": num(a), "b": num(b)})).unwrap();
             assert_eq!(got, json!(want), "{a} + {b}");
         }
+    }
+
+    #[test]
+    fn math_add_takes_java_ints_and_never_overflows() {
+        let add = |a: &str, b: &str| run("States.MathAdd($.a, $.b)", json!({"a": num(a), "b": num(b)}));
+        assert_eq!(add("2147483647", "2147483647").unwrap(), json!(4294967294i64));
+        assert_eq!(add("-2147483648", "-2147483648").unwrap(), json!(-4294967296i64));
+        assert_eq!(add("2147483647.4", "-2147483648.5").unwrap(), json!(-1));
+        for (a, b, arg) in [
+            ("9223372036854775807", "1", 1),
+            ("1", "-9223372036854775808", 2),
+            ("2147483647.5", "0", 1),
+            ("0", "-2147483648.6", 2),
+            ("1e300", "1e300", 1),
+            ("1E400", "0", 1),
+        ] {
+            let Err(EvalError::Intrinsic(m)) = add(a, b) else { panic!("{a} + {b} should fail") };
+            assert_eq!(
+                m,
+                format!(
+                    "The function 'States.MathAdd($.a, $.b)' expects an integer between -2147483648 and 2147483647 \
+                     as argument {arg}"
+                ),
+                "{a} + {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn array_range_stops_at_the_limits_of_i64() {
+        assert_eq!(
+            run("States.ArrayRange(9223372036854775806, 9223372036854775807, 5)", json!({})).unwrap(),
+            json!([9223372036854775806i64])
+        );
+        assert_eq!(
+            run("States.ArrayRange(-9223372036854775807, -9223372036854775808, -1)", json!({})).unwrap(),
+            json!([-9223372036854775807i64, -9223372036854775808i64])
+        );
     }
 
     #[test]

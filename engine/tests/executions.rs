@@ -208,3 +208,25 @@ async fn a_choice_without_match_or_default_fails_with_no_choice_matched() {
     let out = Engine::default().execute(&m, "c", json!({})).await;
     assert_eq!(out.error.as_deref(), Some("States.Runtime"), "a missing Variable is a runtime error");
 }
+
+#[tokio::test]
+async fn math_add_outside_java_ints_is_a_runtime_error_not_an_overflow() {
+    let m = machine(
+        "M",
+        json!({"StartAt": "Add", "States": {"Add": {"Type": "Pass",
+            "Parameters": {"sum.$": "States.MathAdd($.a, $.b)"}, "End": true}}}),
+    );
+    let engine = Engine::default();
+    let out = engine.execute(&m, "ok", json!({"a": 2147483647, "b": 2147483647})).await;
+    assert_eq!(out.output, Some(json!({"sum": 4294967294i64})));
+    let out = engine.execute(&m, "big", json!({"a": 9223372036854775807i64, "b": 9223372036854775807i64})).await;
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    assert_eq!(out.error.as_deref(), Some("States.Runtime"));
+    assert_eq!(
+        out.cause.as_deref(),
+        Some(
+            "An error occurred while executing the state 'Add' (entered at the event id #2). The function \
+             'States.MathAdd($.a, $.b)' expects an integer between -2147483648 and 2147483647 as argument 1"
+        )
+    );
+}
