@@ -9,6 +9,7 @@
 //! - `sample`: `invoices sample`, generated invoice files of any size.
 //! - `states`: `invoices states run`, an ASL definition on the embedded engine.
 //! - `pipeline`: the deployed state machine on the engine with the Lambdas' task code.
+//! - `read_ahead`: the bounded queue from the file reader to the execution workers.
 //! - `data_dir`: the local data directory (store, outbox, uploads, lock).
 //! - `files`, `config`: which files a command reads; settings of the rules.
 //!
@@ -21,6 +22,7 @@ mod drop_folder;
 mod files;
 mod pipeline;
 mod query;
+mod read_ahead;
 mod run;
 mod sample;
 mod states;

@@ -26,16 +26,19 @@ use notify::{EventType, FileInfo, NotifyInput};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
-use workflow::naming::execution_name;
+use workflow::naming::UploadNames;
 use workflow::{ErrorCode, FieldError, Source};
 
 use crate::config::RulesArgs;
 use crate::data_dir::{DataDir, Upload, UploadStatus};
 use crate::files::{expand_inputs, Input};
 use crate::pipeline::{Pipeline, Settings};
+use crate::read_ahead::{read_ahead, Producer};
 
-/// Records read ahead of the executions (bounded: memory stays flat).
+/// Records read ahead of the executions (bounded: memory stays flat); a
+/// reader that filled the queue resumes once it is down to [`RESUME_AT`].
 const QUEUED: usize = 1024;
+const RESUME_AT: usize = 512;
 
 /// The bucket name of local uploads.
 pub const LOCAL_BUCKET: &str = "local";
@@ -205,7 +208,7 @@ pub async fn run_file(
     }
 
     let tally = Arc::new(Tally::default());
-    let (tx, rx) = async_channel::bounded::<Item>(QUEUED);
+    let (tx, rx) = read_ahead::<Item>(QUEUED, RESUME_AT);
     let reader = {
         let (path, key, upload_id, stop) = (path.to_path_buf(), key.clone(), upload.upload_id.clone(), stop.clone());
         tokio::task::spawn_blocking(move || read_file(&path, format, &key, &upload_id, &stop, &tx))
@@ -218,7 +221,7 @@ pub async fn run_file(
         let (rx, pipeline, tally, progress, stop) =
             (rx.clone(), pipeline.clone(), tally.clone(), progress.clone(), stop.clone());
         workers.spawn(async move {
-            while let Ok(item) = rx.recv().await {
+            while let Some(item) = rx.pop().await {
                 if stop.requested() {
                     // Read but not started: the interrupted upload's resume runs it.
                     continue;
@@ -313,7 +316,7 @@ fn start_upload(data: &DataDir, key: &str, resume: bool) -> Result<Upload, Strin
 
 /// The name under which a file that cannot be read is announced (record 0).
 fn file_execution_name(key: &str, upload_id: &str) -> String {
-    execution_name(None, LOCAL_BUCKET, key, upload_id, 0)
+    UploadNames::new(LOCAL_BUCKET, key, upload_id).name(None, 0)
 }
 
 /// What the reader hands to the scheduler.
@@ -330,18 +333,12 @@ struct ReadEnd {
 }
 
 /// Reads the file on a blocking thread, one execution input per invoice.
-fn read_file(
-    path: &Path,
-    format: Format,
-    key: &str,
-    upload_id: &str,
-    stop: &Stop,
-    tx: &async_channel::Sender<Item>,
-) -> ReadEnd {
+fn read_file(path: &Path, format: Format, key: &str, upload_id: &str, stop: &Stop, tx: &Producer<Item>) -> ReadEnd {
     let mut end = ReadEnd { file_error: None, stopped: false };
     let mut records = 0u64;
+    let names = UploadNames::new(LOCAL_BUCKET, key, upload_id);
     let file_error_item = |reason: String, records: u64| Item::FileError {
-        name: file_execution_name(key, upload_id),
+        name: names.name(None, 0),
         info: FileInfo { bucket: LOCAL_BUCKET.into(), key: key.into(), reason, records: Some(records) },
     };
     let file = match std::fs::File::open(path) {
@@ -349,7 +346,7 @@ fn read_file(
         Err(e) => {
             let reason = format!("cannot open: {e}");
             end.file_error = Some(reason.clone());
-            let _ = tx.send_blocking(file_error_item(reason, 0));
+            let _ = tx.push(file_error_item(reason, 0));
             return end;
         }
     };
@@ -370,8 +367,7 @@ fn read_file(
         let item = match next {
             Ok(record) => {
                 records += 1;
-                let name =
-                    execution_name(record.invoice.invoice_id_text(), LOCAL_BUCKET, key, upload_id, record.record);
+                let name = names.name(record.invoice.invoice_id_text(), record.record);
                 Item::Invoice {
                     name,
                     input: execution_input(record.invoice.to_json(), &source(record.record, record.line)),
@@ -379,7 +375,7 @@ fn read_file(
             }
             Err(ReadError::Record(e)) => {
                 records += 1;
-                let name = execution_name(None, LOCAL_BUCKET, key, upload_id, e.record);
+                let name = names.name(None, e.record);
                 Item::Unreadable { name, source: source(e.record, e.line), reason: e.to_string() }
             }
             Err(ReadError::File(e)) => {
@@ -387,7 +383,7 @@ fn read_file(
                 file_error_item(e.to_string(), records)
             }
         };
-        if tx.send_blocking(item).is_err() {
+        if tx.push(item).is_err() {
             break;
         }
     }

@@ -16,28 +16,53 @@ const HASH_LEN: usize = 32;
 /// The execution name of record `record` (from 1) of one upload of `bucket/key`.
 /// `version` is the object's version id or ETag (locally: the run's upload id).
 pub fn execution_name(invoice_id: Option<&str>, bucket: &str, key: &str, version: &str, record: u64) -> String {
-    let mut name: String = invoice_id
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .take(PREFIX_LEN)
-        .collect();
-    if name.is_empty() {
-        name.push_str("record");
+    UploadNames::new(bucket, key, version).name(invoice_id, record)
+}
+
+/// The execution names of one upload: the upload's part of the hash is
+/// computed once, so naming each of its records hashes only the record number.
+/// `UploadNames::new(b, k, v).name(id, r)` equals `execution_name(id, b, k, v, r)`.
+#[derive(Clone)]
+pub struct UploadNames {
+    /// SHA-256 over the length-prefixed bucket, key and version.
+    upload: Sha256,
+}
+
+impl UploadNames {
+    pub fn new(bucket: &str, key: &str, version: &str) -> UploadNames {
+        let mut upload = Sha256::new();
+        for part in [bucket.as_bytes(), key.as_bytes(), version.as_bytes()] {
+            upload.update((part.len() as u64).to_be_bytes());
+            upload.update(part);
+        }
+        UploadNames { upload }
     }
-    let mut hasher = Sha256::new();
-    for part in [bucket.as_bytes(), key.as_bytes(), version.as_bytes()] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part);
+
+    /// The name of record `record` (from 1), whose invoiceId is `invoice_id`.
+    pub fn name(&self, invoice_id: Option<&str>, record: u64) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut name = String::with_capacity(PREFIX_LEN + 1 + HASH_LEN);
+        name.extend(
+            invoice_id
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+                .take(PREFIX_LEN),
+        );
+        if name.is_empty() {
+            name.push_str("record");
+        }
+        let mut hasher = self.upload.clone();
+        hasher.update(record.to_be_bytes());
+        let digest = hasher.finalize();
+        name.push('-');
+        for byte in &digest[..HASH_LEN / 2] {
+            name.push(char::from(HEX[usize::from(byte >> 4)]));
+            name.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        name
     }
-    hasher.update(record.to_be_bytes());
-    let digest = hasher.finalize();
-    name.push('-');
-    for byte in &digest[..HASH_LEN / 2] {
-        name.push_str(&format!("{byte:02x}"));
-    }
-    name
 }
 
 #[cfg(test)]
@@ -68,5 +93,21 @@ mod tests {
             assert!(valid(&name), "{name}");
         }
         assert!(execution_name(None, "b", "k", "v", 1).starts_with("record-"));
+    }
+
+    #[test]
+    fn names_keep_their_value() {
+        // The scheme is a contract: a resumed upload must find the names it
+        // gave before, whatever version of this code gave them.
+        assert_eq!(
+            execution_name(Some("INV-001"), "bucket", "incoming/a.csv", "etag1", 1),
+            "INV-001-32e06e0dcfa1776ea18b4bd5f599ec85"
+        );
+        let names = UploadNames::new("bucket", "incoming/a.csv", "etag1");
+        assert_eq!(
+            names.name(Some("INV-001"), 1),
+            execution_name(Some("INV-001"), "bucket", "incoming/a.csv", "etag1", 1)
+        );
+        assert_ne!(names.name(Some("INV-001"), 1), names.name(Some("INV-001"), 2));
     }
 }
