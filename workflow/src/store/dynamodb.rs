@@ -97,6 +97,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::config::retry::{RetryConfig, RetryMode};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -203,12 +204,15 @@ struct Job {
 }
 
 impl DynamoStore {
-    /// A store on `table` with a client built from `sdk` (standard retry
-    /// mode, 5 attempts, so the SDK rides out short throttling).
+    /// A store on `table` with a client built from `sdk`, as the process
+    /// Lambda makes it: standard retry mode with 5 attempts, so the SDK rides
+    /// out short throttling (`ThrottlingException`,
+    /// `ProvisionedThroughputExceededException`, 5xx) before the error
+    /// reaches the store as [`StoreError::Throttled`] or
+    /// [`StoreError::Unavailable`]. The backoff between attempts is `sdk`'s
+    /// (the SDK's default: up to 1 s, doubling, with jitter).
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> DynamoStore {
-        let config = aws_sdk_dynamodb::config::Builder::from(sdk)
-            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(5))
-            .build();
+        let config = aws_sdk_dynamodb::config::Builder::from(sdk).retry_config(sdk_retry_config(sdk)).build();
         DynamoStore::new(Client::from_conf(config), table, DynamoOptions::default())
     }
 
@@ -251,6 +255,16 @@ impl DynamoStore {
             .map_err(|e| map_sdk_error(&format!("Query {index}"), e))?;
         items.iter().map(|item| record_from_item(item).map_err(|e| corrupt(&self.table, e))).collect()
     }
+}
+
+/// The retry configuration of [`DynamoStore::from_sdk_config`]: `sdk`'s, in
+/// standard mode with 5 attempts.
+fn sdk_retry_config(sdk: &aws_config::SdkConfig) -> RetryConfig {
+    sdk.retry_config()
+        .cloned()
+        .unwrap_or_else(RetryConfig::standard)
+        .with_retry_mode(RetryMode::Standard)
+        .with_max_attempts(5)
 }
 
 /// Creates the table with its three GSIs ([module docs](self)), on-demand
@@ -972,6 +986,20 @@ mod tests {
             assert!(waits.iter().any(|w| *w < ceiling / 2), "attempt {attempt}");
             assert!(waits.iter().any(|w| *w > ceiling / 2), "attempt {attempt}");
         }
+    }
+
+    #[test]
+    fn the_lambda_client_retries_five_times_in_standard_mode_with_the_configs_backoff() {
+        let sdk = aws_config::SdkConfig::builder()
+            .retry_config(RetryConfig::adaptive().with_max_attempts(2).with_initial_backoff(Duration::from_millis(7)))
+            .build();
+        let retry = sdk_retry_config(&sdk);
+        assert_eq!(retry.mode(), RetryMode::Standard);
+        assert_eq!(retry.max_attempts(), 5);
+        assert_eq!(retry.initial_backoff(), Duration::from_millis(7));
+        let default = sdk_retry_config(&aws_config::SdkConfig::builder().build());
+        assert_eq!((default.mode(), default.max_attempts()), (RetryMode::Standard, 5));
+        assert_eq!(default.initial_backoff(), Duration::from_secs(1));
     }
 
     #[test]
