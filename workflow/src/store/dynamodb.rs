@@ -28,6 +28,18 @@
 //! [`create_table`] creates exactly this (tests and local setups use it; the
 //! Terraform of the deployment declares the same).
 //!
+//! # Reads
+//!
+//! Lookup by invoiceId ([`InvoiceStore::get`]), the numbering's reads and the
+//! read before the write are strongly consistent reads of the table. The
+//! other queries read GSIs, and **a GSI is eventually consistent** in AWS
+//! (it cannot be read consistently): lookup by invoiceNumber
+//! ([`InvoiceStore::get_by_number`], [`NUMBER_INDEX`]), a customer's invoices
+//! and the invoices of a period may miss an invoice stored a moment ago
+//! (usually well under a second) or show an older state. They are for
+//! reports and the CLI; no decision about numbering or duplicates is taken
+//! from them. (The emulator answers GSI queries consistently.)
+//!
 //! DynamoDB keeps a number's value, not its digits (`1500.10` comes back as
 //! `1500.1`): the amount is restored to its currency's scale on reading; item
 //! quantities and rates come back equal in value.
@@ -900,6 +912,8 @@ impl InvoiceStore for DynamoStore {
         out.item().map(|item| record_from_item(item).map_err(|e| corrupt(&self.table, e))).transpose()
     }
 
+    /// Reads [`NUMBER_INDEX`], a GSI: eventually consistent in AWS, so an
+    /// invoice numbered a moment ago may not be found yet (see [Reads](self#reads)).
     async fn get_by_number(&self, number: InvoiceNumber) -> Result<Option<StoredInvoice>, StoreError> {
         let found =
             self.query_index(NUMBER_INDEX, NUMBER_CONDITION, vec![(":invoiceNumber", s(number.to_string()))]).await?;

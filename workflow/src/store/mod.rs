@@ -314,6 +314,11 @@ pub trait InvoiceStore: Send + Sync {
     async fn get(&self, invoice_id: &str) -> Result<Option<StoredInvoice>, StoreError>;
 
     /// The record holding an invoice number.
+    ///
+    /// This and the two queries below may lag behind [`insert`](Self::insert)
+    /// where the store answers them from an eventually consistent index
+    /// (DynamoDB's GSIs; see [`dynamodb`](dynamodb#reads)); [`get`](Self::get)
+    /// never does. SQLite answers all of them from the committed state.
     async fn get_by_number(&self, number: InvoiceNumber) -> Result<Option<StoredInvoice>, StoreError>;
 
     /// A customer's invoices whose due date is in `due`, by due date (then number).
