@@ -12,6 +12,17 @@
 //!
 //! Neither a retry nor a duplicate consumes a number. The clock is injected
 //! (`now`), so results never depend on when tests run.
+//!
+//! A `DUPLICATE` result is not replayed the way a `PROCESSED` one is: a
+//! duplicate stores nothing (no record of the duplicate submission, no
+//! number), so when the same duplicate execution is retried or redriven, its
+//! key again differs from the stored one and it is answered `DUPLICATE`
+//! again: the same `duplicateOf` (number, first `processedAt`,
+//! `sameContent`), but `processedAt` is the time of this attempt. Making it
+//! deterministic would mean storing every duplicate submission (its key and
+//! time), which the stores deliberately do not. A subscriber that must not
+//! count a duplicate twice uses the notification's `eventId` (execution name
+//! and event type), which is the same for every attempt.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -47,7 +58,10 @@ pub enum ProcessOutput {
         #[serde(with = "timestamp")]
         processed_at: DateTime<Utc>,
     },
-    /// `{"status": "DUPLICATE", "processedAt": <now>, "duplicateOf": {...}}`
+    /// `{"status": "DUPLICATE", "processedAt": <now>, "duplicateOf": {...}}`.
+    /// `processedAt` is when this attempt ran: nothing is stored for a
+    /// duplicate, so a retried or redriven duplicate execution gets the same
+    /// `duplicateOf` with a new `processedAt` ([module docs](self)).
     #[serde(rename_all = "camelCase")]
     Duplicate {
         #[serde(with = "timestamp")]
@@ -229,6 +243,13 @@ mod tests {
             json!({"status": "DUPLICATE", "processedAt": "2026-11-24T15:00:00.000Z",
                    "duplicateOf": {"invoiceNumber": "INV-2026-000001", "processedAt": "2026-11-24T13:05:01.123Z", "sameContent": true}})
         );
+        // That duplicate execution redriven: DUPLICATE again, the same duplicateOf,
+        // the processedAt of this attempt (nothing was stored for the duplicate).
+        let redriven =
+            process_json(&store, &input("INV-1", "100.0", "exec-b"), at("2026-11-24T16:00:00Z")).await.unwrap();
+        assert_eq!(redriven["status"], json!("DUPLICATE"));
+        assert_eq!(redriven["duplicateOf"], dup["duplicateOf"]);
+        assert_eq!(redriven["processedAt"], json!("2026-11-24T16:00:00.000Z"));
         // Other content under the same invoiceId.
         let mut changed = input("INV-1", "100.00", "exec-c");
         changed["invoice"]["customerId"] = json!("C-2");

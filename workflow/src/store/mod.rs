@@ -225,6 +225,8 @@ pub enum Inserted {
     New(Receipt),
     /// The invoiceId was already stored (by this or another submission):
     /// nothing was written, no number consumed. The receipt is the stored one.
+    /// Nothing of this submission is kept (not its key, not its time), so the
+    /// handler's `DUPLICATE` answer to it carries the time of each attempt.
     Existing(Receipt),
 }
 
