@@ -633,3 +633,27 @@ impl InvoiceStore for SqliteStore {
         self.query_records(sql, args, sort_by_processed_at).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A PROCESSED answer is only durable if the writer's commits are: WAL,
+    /// and the WAL synced at every commit (`synchronous = FULL`, 2; NORMAL, 1,
+    /// would lose the last commits on power loss).
+    #[test]
+    fn the_writer_connection_is_wal_with_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let writer = open_connection(&path, &SqliteOptions::default(), false).unwrap();
+        let synchronous: i64 = writer.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!(synchronous, 2, "PRAGMA synchronous of the writer (2 = FULL)");
+        let mode: String = writer.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        // The mode is the database's: a connection opened later sees it too.
+        migrate(&writer, &path).unwrap();
+        let reader = open_connection(&path, &SqliteOptions::default(), true).unwrap();
+        let mode: String = reader.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
