@@ -1,24 +1,32 @@
 //! The DynamoDB adapter against the AWS emulator, beyond the shared contract:
 //! several writers on one table (as Lambda instances are), the conditions that
-//! catch an invoice stored meanwhile, error mapping, and the README's
-//! `aws dynamodb` command lines.
+//! catch an invoice stored meanwhile, the numbering's bounded retries, error
+//! mapping (with a local HTTP stub that answers as DynamoDB does when it
+//! throttles or fails), and the README's `aws dynamodb` command lines.
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::Command;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
+use common::stub::{cancelled, error_body, throttling, DynamoStub, Reply};
 use common::{at, invoice, source};
 use serde_json::Value;
-use workflow::process::content_hash;
+use workflow::process::{content_hash, process, ProcessInput, ProcessOutput};
 use workflow::store::dynamodb::{
     create_table, DynamoOptions, DynamoStore, CUSTOMER_DUE_CONDITION, CUSTOMER_DUE_INDEX, NUMBER_CONDITION,
     NUMBER_INDEX, PROCESSED_CONDITION, PROCESSED_INDEX,
 };
 use workflow::store::{Inserted, InvoiceNumber, InvoiceStore, NewInvoice, StoreError};
+use workflow::TaskError;
 
 async fn client_and_table() -> Option<(Client, String, &'static testkit::Moto)> {
     let moto = testkit::moto()?;
@@ -105,6 +113,340 @@ async fn the_put_condition_catches_an_invoice_stored_meanwhile() {
     numbers.sort();
     assert_eq!(numbers, [2, 3]);
     assert_eq!(number_of(store.insert(new("INV-4", "C", "2030-12-31", "k4", t)).await.unwrap()), 4);
+}
+
+/// The counter item's `lastNumber` (a consistent read).
+async fn last_number(client: &Client, table: &str, year: i32) -> Option<u64> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .key("invoiceId", AttributeValue::S(format!("#counter#{year}")))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    match out.item()?.get("lastNumber") {
+        Some(AttributeValue::N(n)) => Some(n.parse().unwrap()),
+        other => panic!("lastNumber {other:?}"),
+    }
+}
+
+/// Every item of a table (a paginated scan).
+async fn scan(client: &Client, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+    client
+        .scan()
+        .table_name(table)
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .expect("scan")
+}
+
+fn text_of<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> &'a str {
+    match item.get(name) {
+        Some(AttributeValue::S(t)) => t,
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+/// Separate writers that really race for the counter, as concurrent Lambda
+/// instances do: 4 stores (each its own client and numbering task, and so
+/// its own view of the counter) on one table, batches of at most 8, a
+/// counter value trusted for minutes (so a writer transacts on a stale one
+/// until it is cancelled), half of them without the read before the write
+/// (so a stored invoiceId is caught by the Put's condition). 1,000
+/// submissions of 700 invoiceIds from 64 tasks: the second submission of an
+/// id comes right after the first and goes through the next writer, half of
+/// those with other content; every tenth submission is also retried at once
+/// with the same key (a Lambda retry landing on another instance) through
+/// the writer after that. The requests pass through a stub that serializes
+/// them for the emulator (see `common::stub`) and sees the cancellations.
+///
+/// Each id is stored once, numbers are exactly 1..=700, the counter says 700,
+/// every other submission is a DUPLICATE naming the stored number, retries
+/// get their first answer, and the next invoice gets 701. (About a minute:
+/// the emulator copies the whole table for every transaction, and hundreds
+/// of them are cancelled.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn separate_writers_racing_for_the_counter_keep_one_gap_free_sequence() {
+    const WRITERS: usize = 4;
+    const DISTINCT: usize = 700;
+    const TASKS: usize = 64;
+    let Some((client, table, moto)) = client_and_table().await else { return };
+    let stub = DynamoStub::start(Some(&moto.endpoint), |_, _| Reply::Pass);
+    let sdk = moto.sdk_config().await.to_builder().endpoint_url(&stub.endpoint).build();
+    let stores: Vec<Arc<DynamoStore>> = (0..WRITERS)
+        .map(|w| {
+            let options = DynamoOptions {
+                max_batch: 8,
+                max_attempts: 1000,
+                backoff_base: Duration::from_millis(10),
+                backoff_cap: Duration::from_millis(200),
+                counter_ttl: Duration::from_secs(600),
+                read_before_write: w % 2 == 0,
+            };
+            Arc::new(DynamoStore::new(Client::new(&sdk), table.clone(), options))
+        })
+        .collect();
+
+    // (invoice index, idempotency key, other content)
+    let mut submissions: Vec<(usize, String, bool)> = Vec::new();
+    for k in 0..DISTINCT {
+        submissions.push((k, format!("exec-{k}-a"), false));
+        if k % 7 < 3 {
+            submissions.push((k, format!("exec-{k}-b"), k % 2 == 1));
+        }
+    }
+    assert_eq!(submissions.len(), 1000);
+    let submissions = Arc::new(submissions);
+    let now = at("2026-11-24T13:05:01.123Z");
+    // Small items: the emulator copies the whole table for every transaction.
+    let make_input = |k: usize, key: &str, other: bool| -> ProcessInput {
+        let amount = if other { "200.00" } else { "100.00" };
+        let invoice = serde_json::from_value(serde_json::json!({"invoiceId": format!("INV-{k:04}"),
+            "customerId": format!("CUST-{}", k % 13), "amount": amount, "currency": "USD", "dueDate": "2030-12-31"}))
+        .unwrap();
+        ProcessInput { invoice, idempotency_key: key.to_string(), source: None }
+    };
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..TASKS {
+        let (stores, submissions, next) = (stores.clone(), Arc::clone(&submissions), Arc::clone(&next));
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let p = next.fetch_add(1, Ordering::Relaxed);
+                let Some((k, key, other)) = submissions.get(p) else { break };
+                let first = process(&*stores[p % WRITERS], make_input(*k, key, *other), now);
+                let result = if p % 10 == 0 {
+                    let retry = process(&*stores[(p + WRITERS / 2) % WRITERS], make_input(*k, key, *other), now);
+                    let (x, y) = tokio::join!(first, retry);
+                    assert_eq!(x, y, "submission {p}: a retry with the same key got another answer");
+                    x
+                } else {
+                    first.await
+                };
+                out.push((p, result.unwrap_or_else(|e| panic!("submission {p}: {e}"))));
+            }
+            out
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.extend(task.await.unwrap());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(outcomes.len(), submissions.len());
+
+    // Which submission of an id won is up to the race; there is exactly one.
+    let mut winners: HashMap<usize, (usize, InvoiceNumber)> = HashMap::new();
+    for (p, outcome) in &outcomes {
+        if let ProcessOutput::Processed { invoice_number, .. } = outcome {
+            let k = submissions[*p].0;
+            let earlier = winners.insert(k, (*p, *invoice_number));
+            assert!(earlier.is_none(), "INV-{k:04} processed twice: {earlier:?} and {:?}", (p, invoice_number));
+        }
+    }
+    assert_eq!(winners.len(), DISTINCT, "every invoiceId processed once");
+    let numbers: HashSet<u64> = winners.values().map(|(_, n)| n.seq).collect();
+    assert_eq!(numbers, (1..=DISTINCT as u64).collect::<HashSet<_>>(), "numbers 1..=N, no gap, no repeat");
+    let mut duplicates = 0;
+    for (p, outcome) in &outcomes {
+        let (k, _, other) = &submissions[*p];
+        let (winner, number) = winners[k];
+        if let ProcessOutput::Duplicate { duplicate_of, .. } = outcome {
+            duplicates += 1;
+            assert_eq!(duplicate_of.invoice_number, number, "submission {p}");
+            assert_eq!(duplicate_of.same_content, *other == submissions[winner].2, "submission {p}");
+        }
+    }
+    assert_eq!(duplicates, submissions.len() - DISTINCT, "every second submission reported DUPLICATE");
+    assert_eq!(last_number(&client, &table, 2026).await, Some(DISTINCT as u64), "the counter");
+
+    // The table: each id once, under the number and key its winner was told.
+    let items = scan(&client, &table).await;
+    let stored: BTreeMap<String, (String, String)> = items
+        .iter()
+        .filter(|item| !text_of(item, "invoiceId").starts_with('#'))
+        .map(|item| {
+            let id = text_of(item, "invoiceId").to_string();
+            (id, (text_of(item, "invoiceNumber").to_string(), text_of(item, "idempotencyKey").to_string()))
+        })
+        .collect();
+    assert_eq!(items.len(), DISTINCT + 1, "700 invoices and the counter");
+    let expected: BTreeMap<String, (String, String)> = winners
+        .iter()
+        .map(|(k, (p, number))| (format!("INV-{k:04}"), (number.to_string(), submissions[*p].1.clone())))
+        .collect();
+    assert_eq!(stored, expected);
+
+    // The writers did race: transactions were cancelled by the counter's condition.
+    let exchanges = stub.exchanges();
+    let transactions = exchanges.iter().filter(|e| e.operation == "TransactWriteItems").count();
+    let counter_conflicts = exchanges
+        .iter()
+        .filter(|e| e.error.as_deref() == Some("TransactionCanceledException"))
+        .filter(|e| e.reasons.first().map(String::as_str) == Some("ConditionalCheckFailed"))
+        .count();
+    let stored_meanwhile =
+        exchanges.iter().filter(|e| e.reasons.iter().skip(1).any(|r| r == "ConditionalCheckFailed")).count();
+    let committed: Vec<usize> = exchanges
+        .iter()
+        .filter(|e| e.operation == "TransactWriteItems" && e.status == 200)
+        .map(|e| e.actions - 1)
+        .collect();
+    println!(
+        "{} submissions through {WRITERS} writers in {seconds:.1} s: {transactions} transactions, \
+         {counter_conflicts} cancelled by the counter, {stored_meanwhile} by an invoice stored meanwhile, \
+         {} committed ({:.1} invoices each); {} GetItem, {} BatchGetItem",
+        submissions.len(),
+        committed.len(),
+        committed.iter().sum::<usize>() as f64 / committed.len().max(1) as f64,
+        stub.calls("GetItem"),
+        stub.calls("BatchGetItem"),
+    );
+    assert!(counter_conflicts > 0, "the writers never conflicted: the test does not test the race");
+
+    // Nothing was consumed by retries or duplicates: the next invoice gets N + 1.
+    for (w, key) in [(1, "exec-next"), (2, "exec-next-other")] {
+        // (Then the same invoice through another writer, from another execution: a duplicate.)
+        let out = process(&*stores[w], make_input(DISTINCT, key, false), now).await.unwrap();
+        match (w, out) {
+            (1, ProcessOutput::Processed { invoice_number, .. }) => {
+                assert_eq!(invoice_number.seq, DISTINCT as u64 + 1)
+            }
+            (2, ProcessOutput::Duplicate { duplicate_of, .. }) => {
+                assert_eq!(duplicate_of.invoice_number.seq, DISTINCT as u64 + 1)
+            }
+            (_, other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(last_number(&client, &table, 2026).await, Some(DISTINCT as u64 + 1));
+}
+
+/// A writer whose numbering attempts are all cancelled gives up after
+/// `max_attempts` with `Throttled` (which the state machine retries), having
+/// stored and consumed nothing. Here the one attempt allowed is cancelled
+/// deterministically: the writer's remembered counter is stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exhausted_numbering_attempts_are_throttled_and_consume_nothing() {
+    let Some((client, table, _)) = client_and_table().await else { return };
+    let options = DynamoOptions { max_attempts: 1, counter_ttl: Duration::from_secs(600), ..DynamoOptions::default() };
+    let a = DynamoStore::new(client.clone(), table.clone(), options.clone());
+    let b = DynamoStore::new(client.clone(), table.clone(), options);
+    let t = "2026-11-24T13:00:00.000Z";
+    assert_eq!(number_of(a.insert(new("INV-1", "C", "2030-12-31", "k1", t)).await.unwrap()), 1);
+    assert_eq!(number_of(b.insert(new("INV-2", "C", "2030-12-31", "k2", t)).await.unwrap()), 2);
+    // `a` still believes the last number is 1: its only attempt is cancelled.
+    let err = a.insert(new("INV-3", "C", "2030-12-31", "k3", t)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Throttled(_)), "{err:?}");
+    assert!(err.to_string().contains("counter ConditionalCheckFailed"), "{err}");
+    assert_eq!(TaskError::from(err).error_type(), "Throttled");
+    assert_eq!(a.get("INV-3").await.unwrap(), None, "nothing stored");
+    assert_eq!(last_number(&client, &table, 2026).await, Some(2), "nothing consumed");
+    // The state machine's retry (same key): the writer read the counter again.
+    assert_eq!(number_of(a.insert(new("INV-3", "C", "2030-12-31", "k3", t)).await.unwrap()), 3);
+}
+
+/// An SDK configuration for a stub: dummy credentials, and a region of its
+/// own, so that the SDK's retry quota (one token bucket per region, shared
+/// by every client of the process) is this test's alone.
+async fn stub_sdk_config(endpoint: &str, region: &'static str, retry: RetryConfig) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(region))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .retry_config(retry)
+        .load()
+        .await
+}
+
+/// The Lambda's client ([`DynamoStore::from_sdk_config`]) when DynamoDB
+/// answers errors: throttling and 5xx are retried by the SDK, 5 attempts in
+/// all (the config asks for 2), then named `Throttled` or `StoreUnavailable`;
+/// a client error is not retried and is permanent. Through `get` (a plain
+/// request) and `insert` (the numbering task's reads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_errors_are_retried_by_the_lambda_client_then_named() {
+    let retry = RetryConfig::standard()
+        .with_max_attempts(2)
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(20));
+    let cases = [
+        (400, "ThrottlingException", 5, "Throttled"),
+        (400, "ProvisionedThroughputExceededException", 5, "Throttled"),
+        (400, "RequestLimitExceeded", 5, "Throttled"),
+        (500, "InternalServerError", 5, "StoreUnavailable"),
+        (503, "ServiceUnavailable", 5, "StoreUnavailable"),
+        (400, "ValidationException", 1, "StoreError"),
+    ];
+    let regions =
+        ["stub-errors-1", "stub-errors-2", "stub-errors-3", "stub-errors-4", "stub-errors-5", "stub-errors-6"];
+    for ((status, error_type, attempts, named), region) in cases.into_iter().zip(regions) {
+        let stub = DynamoStub::start(None, move |_, _| Reply::Answer(status, error_body(error_type, "injected")));
+        let store = DynamoStore::from_sdk_config(&stub_sdk_config(&stub.endpoint, region, retry.clone()).await, "t");
+        let err = store.get("INV-1").await.unwrap_err();
+        assert!(err.to_string().contains(error_type), "{err}");
+        assert_eq!(TaskError::from(err).error_type(), named, "GetItem answered {status} {error_type}");
+        assert_eq!(stub.calls("GetItem"), attempts, "GetItem answered {status} {error_type}: attempts");
+        let err = store.insert(new("INV-1", "C", "2030-12-31", "k", "2026-11-24T13:00:00Z")).await.unwrap_err();
+        assert_eq!(TaskError::from(err).error_type(), named, "insert, {status} {error_type}");
+        assert_eq!(stub.calls("BatchGetItem"), attempts, "BatchGetItem answered {status} {error_type}");
+        assert_eq!(stub.calls("TransactWriteItems"), 0);
+    }
+}
+
+/// Short throttling never reaches the caller: the Lambda's client retries
+/// each throttled request (here the first two of every operation), and the
+/// invoice is stored once under number 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_throttling_is_ridden_out_by_the_sdk() {
+    let Some((client, table, moto)) = client_and_table().await else { return };
+    let stub = DynamoStub::start(Some(&moto.endpoint), |_, n| if n < 2 { throttling() } else { Reply::Pass });
+    let retry = RetryConfig::standard().with_initial_backoff(Duration::from_millis(1));
+    let sdk = moto.sdk_config().await.to_builder().endpoint_url(&stub.endpoint).retry_config(retry).build();
+    let store = DynamoStore::from_sdk_config(&sdk, table.clone());
+    let t = "2026-11-24T13:00:00.000Z";
+    assert_eq!(number_of(store.insert(new("INV-1", "C", "2030-12-31", "k1", t)).await.unwrap()), 1);
+    assert_eq!(stub.calls("TransactWriteItems"), 3, "two throttled, then committed");
+    assert_eq!(store.get("INV-1").await.unwrap().unwrap().invoice_number.seq, 1);
+    assert_eq!(last_number(&client, &table, 2026).await, Some(1));
+    assert_eq!(scan(&client, &table).await.len(), 2, "the invoice once, and the counter");
+}
+
+/// A transaction cancelled because DynamoDB throttles the counter item (its
+/// reason `ThrottlingError`, the invoice's `None`) is not a stored invoice:
+/// it is retried after a backoff, never at once, and after `max_attempts`
+/// the caller gets `Throttled`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_counter_is_retried_after_backoffs_then_throttled() {
+    let stub = DynamoStub::start(None, |operation, _| match operation {
+        "TransactWriteItems" => cancelled(&["ThrottlingError", "None"]),
+        _ => Reply::Pass,
+    });
+    let sdk = stub_sdk_config(&stub.endpoint, "stub-counter-1", RetryConfig::disabled()).await;
+    let options = DynamoOptions {
+        max_attempts: 10,
+        backoff_base: Duration::from_millis(200),
+        backoff_cap: Duration::from_millis(200),
+        ..DynamoOptions::default()
+    };
+    let store = DynamoStore::new(Client::new(&sdk), "t", options);
+    let started = Instant::now();
+    let err = store.insert(new("INV-1", "C", "2030-12-31", "k", "2026-11-24T13:00:00Z")).await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(matches!(err, StoreError::Throttled(_)), "{err:?}");
+    assert!(err.to_string().contains("counter ThrottlingError"), "{err}");
+    assert_eq!(TaskError::from(err).error_type(), "Throttled");
+    assert_eq!(stub.calls("TransactWriteItems"), 10, "max_attempts transactions");
+    // Nine waits, each up to 200 ms (full jitter): they add up to less than
+    // 200 ms with odds of 1 in 9! (about 3 in a million).
+    assert!(elapsed >= Duration::from_millis(200), "retried without backing off: {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
 }
 
 #[tokio::test]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test crate uses a part of this
 
+pub mod stub;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
