@@ -225,7 +225,10 @@ async fn retries_replay_and_other_keys_are_duplicates(f: Fixture) {
 /// other 300 are second submissions from other executions, half of them with
 /// other content), and every tenth submission is also retried at once with
 /// its own key. Each id is stored once, the duplicates are reported, the
-/// numbers are 1..=700 without gap or repeat.
+/// numbers are 1..=700 without gap or repeat, and the next invoice gets 701.
+/// (One store: in DynamoDB its numbering task batches the writes, so they
+/// never race; separate writers racing for the counter are tested in
+/// `tests/dynamodb.rs`.)
 async fn concurrent_submissions_store_each_id_once_without_gaps(f: Fixture) {
     const SUBMISSIONS: usize = 1000;
     const DISTINCT: usize = 700;
@@ -295,6 +298,15 @@ async fn concurrent_submissions_store_each_id_once_without_gaps(f: Fixture) {
     let by_id: BTreeMap<String, InvoiceNumber> =
         stored.iter().map(|r| (r.invoice.invoice_id.to_string(), r.invoice_number)).collect();
     assert_eq!(by_id, processed.into_iter().collect::<BTreeMap<_, _>>());
+    // Replays and duplicates consumed nothing: the next invoice gets N + 1.
+    let next = invoice("INV-NEXT", "CUST-1", "1.00", "2030-12-31");
+    let out = process(&*f.store, input(&next, "exec-next"), now).await.unwrap();
+    assert_eq!(
+        out,
+        ProcessOutput::Processed { invoice_number: number(2026, DISTINCT as u64 + 1), processed_at: now },
+        "{}",
+        f.name
+    );
 }
 
 /// Commits, then fails the first `insert` with a transient error, as when a
