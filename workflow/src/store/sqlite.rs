@@ -10,7 +10,11 @@
 //! counter row is updated in the same transaction. Only after `COMMIT` returns
 //! (WAL, `synchronous=FULL`: the WAL is fsynced) does any caller of the batch
 //! get its answer, so a PROCESSED answer is never ahead of the disk. While one
-//! batch commits the next one queues up, so the fsync cost is shared.
+//! batch commits the next one queues up, so the fsync cost is shared; when
+//! fewer than [`SqliteOptions::gather`] requests are queued, the writer first
+//! lingers ([`SqliteOptions::linger`], 1 ms) for more to arrive, since every
+//! commit rewrites the B-tree pages it touched and fsyncs the WAL whatever the
+//! batch's size.
 //!
 //! If a batch fails for a reason a retry will not cure, it is rolled back and
 //! its invoices are written one per transaction, so one bad record cannot fail
@@ -158,11 +162,22 @@ pub struct SqliteOptions {
     /// How many new invoices wait before they are added to the customer
     /// index in one go (see the module docs).
     pub index_chunk: u64,
+    /// When fewer than [`SqliteOptions::gather`] invoices are queued, how long
+    /// the writer waits for more before it writes them (zero: at once).
+    pub linger: Duration,
+    /// The batch size from which the writer does not linger.
+    pub gather: usize,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { busy_timeout: Duration::from_secs(5), max_batch: 8192, index_chunk: 65_536 }
+        SqliteOptions {
+            busy_timeout: Duration::from_secs(5),
+            max_batch: 8192,
+            index_chunk: 65_536,
+            linger: Duration::from_millis(1),
+            gather: 256,
+        }
     }
 }
 
@@ -350,11 +365,20 @@ fn run_writer(mut conn: Connection, queue: mpsc::Receiver<Job>, options: &Sqlite
         .unwrap_or(0);
     while let Ok(first) = queue.recv() {
         batch.push(first);
-        while batch.len() < max_batch {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        let take_queued = |batch: &mut Vec<Job>| {
+            while batch.len() < max_batch {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
             }
+        };
+        take_queued(&mut batch);
+        if batch.len() < options.gather && !options.linger.is_zero() {
+            // One sleep, not a wait per request: callers keep queueing
+            // without waking the writer.
+            std::thread::sleep(options.linger);
+            take_queued(&mut batch);
         }
         let results = write_batch(&mut conn, &batch, path);
         let stored = results.iter().filter(|r| matches!(r, Ok(Written::New(_)))).count() as u64;
