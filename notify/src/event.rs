@@ -136,7 +136,19 @@ pub struct NotifyInput {
 impl NotifyInput {
     /// Reads a task input, naming what is wrong when it is not one.
     pub fn from_json(value: Value) -> Result<NotifyInput, NotifyError> {
-        let input: NotifyInput = serde_json::from_value(value).map_err(|e| NotifyError::InvalidInput(e.to_string()))?;
+        // The invoice stays JSON: it is moved out of the input as it is, not
+        // rebuilt key by key (and hashed again) by deserializing it as a `Value`.
+        let (value, invoice) = match value {
+            Value::Object(mut fields) => {
+                let invoice = fields.shift_remove("invoice");
+                (Value::Object(fields), invoice)
+            }
+            other => (other, None),
+        };
+        let mut input: NotifyInput =
+            serde_json::from_value(value).map_err(|e| NotifyError::InvalidInput(e.to_string()))?;
+        // As for the other parts, `null` is no invoice.
+        input.invoice = invoice.filter(|v| !v.is_null());
         input.check()?;
         Ok(input)
     }
