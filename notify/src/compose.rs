@@ -14,14 +14,15 @@
 //! address in another error's message is replaced with `<email>`. Amounts are
 //! formatted with [`workflow::Currency::format`].
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use serde_json::Value;
 use workflow::{ErrorCode, FieldError, RawInvoice, RawValue, Source};
 
-use crate::event::{EventType, FileInfo, NotifyInput};
+use crate::event::{DuplicateOf, EventType, FileInfo, NotifyInput};
 use crate::message::{Attribute, AttributeValue, Document, FailureDoc, Message, MAX_SMS, MAX_SUBJECT};
-use crate::text::{chars, cut, file_name, redact_emails, short};
+use crate::text::{chars, cut, file_name, redact_emails, short, short_cow, short_string};
 use crate::view::InvoiceView;
 
 /// Most validation errors listed in a message (the document's `errorCount` has the total).
@@ -41,6 +42,8 @@ const SHORT_ID: usize = 40;
 pub const INVALID_EMAIL_MESSAGE: &str = "customerEmail is not a valid e-mail address";
 /// What another error on `customerEmail` says when its message shows the value.
 const BAD_EMAIL_MESSAGE: &str = "customerEmail is not valid";
+/// Room reserved for an e-mail text (most fit; a longer one grows).
+const EMAIL_CAPACITY: usize = 1024;
 
 /// Composes the notification for an input. The input's execution name is
 /// taken as is (see [`NotifyInput::check`]).
@@ -57,11 +60,11 @@ pub fn compose(input: &NotifyInput) -> Message {
         event_id: facts.event_id.clone(),
         event_type: input.event_type,
         topic: input.event_type.topic(),
-        subject: short(&subject, MAX_SUBJECT),
+        subject: short_string(subject, MAX_SUBJECT),
         attributes: attributes(&facts),
-        document: document(&facts),
+        document: document(facts),
         email,
-        sms: short(&sms, MAX_SMS),
+        sms: short_string(sms, MAX_SMS),
     }
 }
 
@@ -69,6 +72,8 @@ pub fn compose(input: &NotifyInput) -> Message {
 struct Facts<'a> {
     input: &'a NotifyInput,
     view: InvoiceView,
+    /// The amount for people ([`InvoiceView::amount_label`]), formatted once.
+    amount: String,
     event_id: String,
     errors: Vec<FieldError>,
     failure: Option<FailureDoc>,
@@ -88,9 +93,9 @@ impl<'a> Facts<'a> {
         };
         let errors = listed
             .map(|e| FieldError {
-                field: short(&e.field, MAX_ERROR_TEXT),
+                field: short(&e.field, MAX_ERROR_TEXT).into_owned(),
                 code: e.code,
-                message: short(&error_message(e, submitted_email.as_deref()), MAX_ERROR_TEXT),
+                message: short_string(error_message(e, submitted_email.as_deref()), MAX_ERROR_TEXT),
             })
             .collect();
         let failure = (input.event_type == EventType::InvoiceFailed).then(|| {
@@ -101,32 +106,34 @@ impl<'a> Facts<'a> {
                 .or_else(|| f.cause.as_deref().and_then(|c| lambda_cause(c, "errorType")))
                 .unwrap_or_else(|| "(unknown error)".to_string());
             FailureDoc {
-                error: short(&error, 100),
-                cause: f.cause.filter(|c| !c.trim().is_empty()).map(|c| short(&c, MAX_CAUSE)),
+                error: short_string(error, 100),
+                cause: f.cause.filter(|c| !c.trim().is_empty()).map(|c| short_string(c, MAX_CAUSE)),
             }
         });
         let cause_text =
             input.failure.as_ref().and_then(|f| f.cause.as_deref()).filter(|c| !c.trim().is_empty()).map(|c| {
                 let text = lambda_cause(c, "errorMessage").unwrap_or_else(|| c.to_string());
-                short(&text, MAX_CAUSE)
+                short_string(text, MAX_CAUSE)
             });
         let file = input.file.as_ref().map(|f| FileInfo {
-            bucket: short(&f.bucket, 100),
-            key: short(&f.key, MAX_KEY),
-            reason: short(&f.reason, MAX_REASON),
+            bucket: short(&f.bucket, 100).into_owned(),
+            key: short(&f.key, MAX_KEY).into_owned(),
+            reason: short(&f.reason, MAX_REASON).into_owned(),
             records: f.records,
         });
         let source = input.source.as_ref().map(|s| Source {
-            bucket: short(&s.bucket, 100),
-            key: short(&s.key, MAX_KEY),
-            etag: s.etag.as_deref().map(|e| short(e, 100)),
-            version_id: s.version_id.as_deref().map(|v| short(v, 100)),
+            bucket: short(&s.bucket, 100).into_owned(),
+            key: short(&s.key, MAX_KEY).into_owned(),
+            etag: s.etag.as_deref().map(|e| short(e, 100).into_owned()),
+            version_id: s.version_id.as_deref().map(|v| short(v, 100).into_owned()),
             record: s.record,
             line: s.line,
         });
+        let view = InvoiceView::new(input.invoice.as_ref());
         Facts {
             input,
-            view: InvoiceView::new(input.invoice.as_ref()),
+            amount: view.amount_label(),
+            view,
             event_id: input.event_id(),
             errors,
             failure,
@@ -136,29 +143,29 @@ impl<'a> Facts<'a> {
         }
     }
 
-    fn id(&self) -> String {
+    fn id(&self) -> Cow<'_, str> {
         self.view.id_label()
     }
 
-    fn short_id(&self) -> String {
-        short(&self.view.id_label(), SHORT_ID)
+    fn short_id(&self) -> Cow<'_, str> {
+        short_cow(self.view.id_label(), SHORT_ID)
     }
 
-    fn short_customer(&self) -> String {
-        short(&self.view.customer_label(), SHORT_ID)
+    fn short_customer(&self) -> Cow<'_, str> {
+        short_cow(self.view.customer_label(), SHORT_ID)
     }
 
     /// The customerId for a short text, when it is known.
-    fn short_customer_id(&self) -> Option<String> {
+    fn short_customer_id(&self) -> Option<Cow<'_, str>> {
         self.view.customer_id().map(|c| short(c, SHORT_ID))
     }
 
-    fn invoice_number(&self) -> Option<String> {
+    fn invoice_number(&self) -> Option<Cow<'a, str>> {
         let n = self.input.processing.as_ref()?.invoice_number.as_deref()?;
         (!n.trim().is_empty()).then(|| short(n.trim(), 80))
     }
 
-    fn processed_at(&self) -> Option<String> {
+    fn processed_at(&self) -> Option<Cow<'a, str>> {
         let t = self.input.processing.as_ref()?.processed_at.as_deref()?;
         (!t.trim().is_empty()).then(|| short(t.trim(), 60))
     }
@@ -173,26 +180,31 @@ impl<'a> Facts<'a> {
         Some(format!("{}, record {}, line {}", location(&s.bucket, &s.key), s.record, s.line))
     }
 
-    /// The invoice's rows of the e-mail's table.
-    fn invoice_rows(&self) -> Vec<(&'static str, String)> {
-        let mut rows = vec![
+    /// Adds the invoice's rows of the e-mail's table.
+    fn invoice_rows<'s>(&'s self, rows: &mut Rows<'s>) {
+        rows.extend([
             ("Invoice ID", self.id()),
             ("Customer", self.view.customer_label()),
-            ("Amount", self.view.amount_label()),
+            ("Amount", Cow::Borrowed(self.amount.as_str())),
             ("Due date", self.view.due_label()),
-        ];
+        ]);
         if let Some(d) = &self.view.description {
-            rows.push(("Description", d.clone()));
+            rows.push(("Description", Cow::Borrowed(d)));
         }
         if let Some(t) = self.view.not_an_object {
-            rows.push(("Note", format!("the submitted invoice is {} {t}, not an object", article(t))));
+            rows.push(("Note", Cow::Owned(format!("the submitted invoice is {} {t}, not an object", article(t)))));
         }
         if let Some(s) = self.source_label() {
-            rows.push(("Source", s));
+            rows.push(("Source", Cow::Owned(s)));
         }
-        rows
     }
 }
+
+/// The rows of an e-mail's table: labels and values.
+type Rows<'a> = Vec<(&'static str, Cow<'a, str>)>;
+
+/// Room for the rows of any table.
+const ROWS: usize = 12;
 
 /// Whether an error's field is the customer's e-mail address (`customerEmail`,
 /// or the same name spelled as a CSV header may spell it).
@@ -237,11 +249,11 @@ fn article(word: &str) -> &'static str {
 }
 
 /// Where a file is: `s3://bucket/key`, or locally (bucket `local`) its path.
-fn location(bucket: &str, key: &str) -> String {
+fn location<'a>(bucket: &str, key: &'a str) -> Cow<'a, str> {
     if bucket.is_empty() || bucket == "local" {
-        key.to_string()
+        Cow::Borrowed(key)
     } else {
-        format!("s3://{bucket}/{key}")
+        Cow::Owned(format!("s3://{bucket}/{key}"))
     }
 }
 
@@ -251,11 +263,15 @@ fn lambda_cause(cause: &str, field: &str) -> Option<String> {
     value.get(field)?.as_str().filter(|s| !s.trim().is_empty()).map(str::to_string)
 }
 
-/// Aligned `Label: value` lines.
-fn table(out: &mut String, rows: &[(&str, String)]) {
+/// Aligned `Label: value` lines (the labels are ASCII: bytes are characters).
+fn table(out: &mut String, rows: &[(&str, Cow<'_, str>)]) {
     let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0) + 1;
     for (label, value) in rows {
-        let _ = writeln!(out, "{:<width$} {value}", format!("{label}:"));
+        out.push_str(label);
+        out.push(':');
+        out.extend(std::iter::repeat_n(' ', width - label.len()));
+        out.push_str(value);
+        out.push('\n');
     }
 }
 
@@ -274,6 +290,14 @@ enum Piece<'a> {
 
 use Piece::{Cut, Keep};
 
+impl<'a> Piece<'a> {
+    fn text(self) -> &'a str {
+        match self {
+            Keep(t) | Cut(t) => t,
+        }
+    }
+}
+
 /// The pieces joined, at most `max` characters: when the whole is too long,
 /// the [`Cut`] pieces share what the [`Keep`] pieces leave, the short ones
 /// staying whole and the longer ones cut to an equal length (marked `…`).
@@ -282,12 +306,9 @@ use Piece::{Cut, Keep};
 /// characters).
 fn fit(pieces: &[Piece<'_>], max: usize) -> String {
     let whole = || {
-        pieces
-            .iter()
-            .map(|p| match p {
-                Keep(t) | Cut(t) => *t,
-            })
-            .collect::<String>()
+        let mut out = String::with_capacity(pieces.iter().map(|p| p.text().len()).sum());
+        pieces.iter().for_each(|p| out.push_str(p.text()));
+        out
     };
     let kept: usize = pieces.iter().map(|p| if let Keep(t) = p { chars(t) } else { 0 }).sum();
     let mut cut_lengths: Vec<usize> =
@@ -296,7 +317,7 @@ fn fit(pieces: &[Piece<'_>], max: usize) -> String {
         return whole();
     }
     if kept >= max {
-        return short(&whole(), max);
+        return short_string(whole(), max);
     }
     // The short pieces keep their length; the others get an equal share of
     // what is left, the first ones a character more when it does not divide.
@@ -328,12 +349,12 @@ fn fit(pieces: &[Piece<'_>], max: usize) -> String {
 
 /// ` (CUST-123)` after an invoice id in a short text, or nothing when the
 /// customer is unknown.
-fn customer_pieces(customer: Option<&str>) -> Vec<Piece<'_>> {
-    match customer {
-        Some(c) => vec![Keep(" ("), Cut(c), Keep(")")],
-        None => Vec::new(),
-    }
+fn customer_pieces(customer: Option<&str>) -> impl Iterator<Item = Piece<'_>> {
+    customer.into_iter().flat_map(|c| [Keep(" ("), Cut(c), Keep(")")])
 }
+
+/// Room for the pieces of any short text.
+const PIECES: usize = 16;
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -341,30 +362,33 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// `(subject, sms, email)` of INVOICE_PROCESSED.
 fn processed(f: &Facts<'_>) -> (String, String, String) {
-    let amount = f.view.amount_label();
+    let amount = f.amount.as_str();
     let number = f.invoice_number();
     let (id, customer, due) = (f.short_id(), f.short_customer(), f.view.due_label());
     let subject = match &number {
         Some(n) => {
-            fit(&[Keep("Invoice "), Cut(&id), Keep(" processed: "), Cut(n), Keep(", "), Keep(&amount)], MAX_SUBJECT)
+            fit(&[Keep("Invoice "), Cut(&id), Keep(" processed: "), Cut(n), Keep(", "), Keep(amount)], MAX_SUBJECT)
         }
-        None => fit(&[Keep("Invoice "), Cut(&id), Keep(" processed, "), Keep(&amount)], MAX_SUBJECT),
+        None => fit(&[Keep("Invoice "), Cut(&id), Keep(" processed, "), Keep(amount)], MAX_SUBJECT),
     };
-    let mut sms = vec![Keep("Invoice "), Cut(&id), Keep(" processed")];
+    let mut sms = Vec::with_capacity(PIECES);
+    sms.extend([Keep("Invoice "), Cut(&id), Keep(" processed")]);
     if let Some(n) = &number {
         sms.extend([Keep(" as "), Cut(n)]);
     }
-    sms.extend([Keep(": "), Keep(&amount), Keep(" from "), Cut(&customer), Keep(", due "), Keep(&due), Keep(".")]);
+    sms.extend([Keep(": "), Keep(amount), Keep(" from "), Cut(&customer), Keep(", due "), Keep(&due), Keep(".")]);
     let sms = fit(&sms, MAX_SMS);
-    let mut email = match &number {
-        Some(n) => format!("Invoice {} was processed and stored as invoice number {n}.\n\n", f.id()),
-        None => format!("Invoice {} was processed and stored.\n\n", f.id()),
+    let mut email = String::with_capacity(EMAIL_CAPACITY);
+    let _ = match &number {
+        Some(n) => write!(email, "Invoice {} was processed and stored as invoice number {n}.\n\n", f.id()),
+        None => write!(email, "Invoice {} was processed and stored.\n\n", f.id()),
     };
-    let mut rows = vec![("Invoice number", number.clone().unwrap_or_else(|| "(not given)".into()))];
+    let mut rows = Rows::with_capacity(ROWS);
+    rows.push(("Invoice number", number.unwrap_or(Cow::Borrowed("(not given)"))));
     if let Some(t) = f.processed_at() {
         rows.push(("Processed at", t));
     }
-    rows.extend(f.invoice_rows());
+    f.invoice_rows(&mut rows);
     table(&mut email, &rows);
     email.push_str("\nNo action is needed.\n");
     footer(&mut email, f);
@@ -382,7 +406,8 @@ fn rejected(f: &Facts<'_>) -> (String, String, String) {
     };
     let (id, customer) = (f.short_id(), f.short_customer_id());
     let more = format!("; +{} more.", n.saturating_sub(1));
-    let mut sms = vec![Keep("Invoice "), Cut(&id)];
+    let mut sms = Vec::with_capacity(PIECES);
+    sms.extend([Keep("Invoice "), Cut(&id)]);
     sms.extend(customer_pieces(customer.as_deref()));
     sms.push(Keep(" rejected: "));
     match f.errors.first() {
@@ -390,7 +415,8 @@ fn rejected(f: &Facts<'_>) -> (String, String, String) {
         Some(first) => sms.extend([Cut(&first.message), Keep(if n == 1 { "." } else { &more })]),
     }
     let sms = fit(&sms, MAX_SMS);
-    let mut email = format!("Invoice {} from customer {} was rejected", f.id(), f.view.customer_label());
+    let mut email = String::with_capacity(EMAIL_CAPACITY);
+    let _ = write!(email, "Invoice {} from customer {} was rejected", f.id(), f.view.customer_label());
     if n == 0 {
         email.push_str(". No reason was given; see the execution ");
         email.push_str(&f.input.execution_name);
@@ -408,7 +434,9 @@ fn rejected(f: &Facts<'_>) -> (String, String, String) {
         }
         email.push('\n');
     }
-    table(&mut email, &f.invoice_rows());
+    let mut rows = Rows::with_capacity(ROWS);
+    f.invoice_rows(&mut rows);
+    table(&mut email, &rows);
     email.push_str("\nCorrect the invoice and submit it again.\n");
     footer(&mut email, f);
     (subject, sms, email)
@@ -416,20 +444,24 @@ fn rejected(f: &Facts<'_>) -> (String, String, String) {
 
 /// `(subject, sms, email)` of INVOICE_DUPLICATE.
 fn duplicate(f: &Facts<'_>) -> (String, String, String) {
-    let dup = f.input.processing.as_ref().and_then(|p| p.duplicate_of.clone()).unwrap_or_default();
-    let first = dup.invoice_number.as_deref().filter(|n| !n.trim().is_empty()).map(|n| short(n.trim(), 80));
-    let first_at = dup.processed_at.as_deref().filter(|t| !t.trim().is_empty()).map(|t| short(t.trim(), 60));
+    let dup = f.input.processing.as_ref().and_then(|p| p.duplicate_of.as_ref());
+    let first =
+        dup.and_then(|d| d.invoice_number.as_deref()).filter(|n| !n.trim().is_empty()).map(|n| short(n.trim(), 80));
+    let first_at =
+        dup.and_then(|d| d.processed_at.as_deref()).filter(|t| !t.trim().is_empty()).map(|t| short(t.trim(), 60));
+    let same_content = dup.and_then(|d| d.same_content);
     let subject = match &first {
         Some(n) => format!("Duplicate invoice {}: already processed as {n}", f.short_id()),
         None => format!("Duplicate invoice {}", f.short_id()),
     };
-    let content = match dup.same_content {
+    let content = match same_content {
         Some(true) => ", same content",
         Some(false) => ", different content",
         None => "",
     };
     let (id, customer) = (f.short_id(), f.short_customer_id());
-    let mut sms = vec![Keep("Duplicate invoice "), Cut(&id)];
+    let mut sms = Vec::with_capacity(PIECES);
+    sms.extend([Keep("Duplicate invoice "), Cut(&id)]);
     sms.extend(customer_pieces(customer.as_deref()));
     sms.push(Keep(": already processed"));
     if let Some(n) = &first {
@@ -437,7 +469,8 @@ fn duplicate(f: &Facts<'_>) -> (String, String, String) {
     }
     sms.extend([Keep(content), Keep(". Nothing stored.")]);
     let sms = fit(&sms, MAX_SMS);
-    let mut email = format!("Invoice {} was submitted again. It was already processed", f.id());
+    let mut email = String::with_capacity(EMAIL_CAPACITY);
+    let _ = write!(email, "Invoice {} was submitted again. It was already processed", f.id());
     if let Some(n) = &first {
         let _ = write!(email, " as {n}");
     }
@@ -445,8 +478,8 @@ fn duplicate(f: &Facts<'_>) -> (String, String, String) {
         let _ = write!(email, " at {t}");
     }
     email.push_str(", so this submission was not stored.\n\n");
-    let first_name = first.clone().unwrap_or_else(|| "the first invoice".into());
-    match dup.same_content {
+    let first_name = first.as_deref().unwrap_or("the first invoice");
+    match same_content {
         Some(true) => email.push_str("The content is identical to the first submission: no action is needed.\n\n"),
         Some(false) => {
             let _ = write!(
@@ -458,19 +491,18 @@ fn duplicate(f: &Facts<'_>) -> (String, String, String) {
         }
         None => email.push_str("Whether the content is identical to the first submission is not known.\n\n"),
     }
-    let mut rows = vec![("First invoice number", first.unwrap_or_else(|| "(not given)".into()))];
+    let mut rows = Rows::with_capacity(ROWS);
+    rows.push(("First invoice number", first.unwrap_or(Cow::Borrowed("(not given)"))));
     if let Some(t) = first_at {
         rows.push(("First processed at", t));
     }
-    rows.push((
-        "Same content",
-        match dup.same_content {
-            Some(true) => "yes".into(),
-            Some(false) => "no".into(),
-            None => "(not known)".into(),
-        },
-    ));
-    rows.extend(f.invoice_rows());
+    let same = match same_content {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "(not known)",
+    };
+    rows.push(("Same content", Cow::Borrowed(same)));
+    f.invoice_rows(&mut rows);
     table(&mut email, &rows);
     footer(&mut email, f);
     (subject, sms, email)
@@ -478,22 +510,28 @@ fn duplicate(f: &Facts<'_>) -> (String, String, String) {
 
 /// `(subject, sms, email)` of INVOICE_FAILED.
 fn failed(f: &Facts<'_>) -> (String, String, String) {
-    let failure = f.failure.clone().unwrap_or(FailureDoc { error: "(unknown error)".into(), cause: None });
-    let subject = format!("Invoice {} failed: {}", f.short_id(), short(&failure.error, 50));
+    let error = f.failure.as_ref().map_or("(unknown error)", |failure| failure.error.as_str());
+    let subject = format!("Invoice {} failed: {}", f.short_id(), short(error, 50));
     let (id, customer) = (f.short_id(), f.short_customer_id());
-    let mut sms = vec![Keep("Invoice "), Cut(&id)];
+    let mut sms = Vec::with_capacity(PIECES);
+    sms.extend([Keep("Invoice "), Cut(&id)]);
     sms.extend(customer_pieces(customer.as_deref()));
-    sms.extend([Keep(" failed: "), Cut(&failure.error), Keep(". An engineer is needed.")]);
+    sms.extend([Keep(" failed: "), Cut(error), Keep(". An engineer is needed.")]);
     let sms = fit(&sms, MAX_SMS);
-    let mut email = format!(
+    let mut email = String::with_capacity(EMAIL_CAPACITY);
+    let _ = write!(
+        email,
         "Invoice {} could not be processed because of a technical failure that retries did not overcome. \
          An engineer needs to look at it.\n\n",
         f.id()
     );
-    let mut rows = vec![("Error", failure.error.clone())];
-    rows.push(("Cause", f.cause_text.clone().unwrap_or_else(|| "(not given)".into())));
-    rows.push(("Execution", f.input.execution_name.clone()));
-    rows.extend(f.invoice_rows());
+    let mut rows = Rows::with_capacity(ROWS);
+    rows.extend([
+        ("Error", Cow::Borrowed(error)),
+        ("Cause", Cow::Borrowed(f.cause_text.as_deref().unwrap_or("(not given)"))),
+        ("Execution", Cow::Borrowed(f.input.execution_name.as_str())),
+    ]);
+    f.invoice_rows(&mut rows);
     table(&mut email, &rows);
     email.push_str(
         "\nWhen the cause is fixed, redrive the execution: processing is idempotent, so an invoice that was \
@@ -509,18 +547,20 @@ fn file_rejected(f: &Facts<'_>) -> (String, String, String) {
         f.source.as_ref().map(|s| FileInfo { bucket: s.bucket.clone(), key: s.key.clone(), ..FileInfo::default() })
     });
     let file = file.unwrap_or_default();
-    let name = if file.key.is_empty() { "(unknown file)".to_string() } else { file_name(&file.key).to_string() };
-    let place = if file.key.is_empty() { name.clone() } else { location(&file.bucket, &file.key) };
-    let reason = if file.reason.trim().is_empty() { "no reason given".to_string() } else { file.reason.clone() };
-    let subject = format!("File rejected: {}", short(&name, 80));
-    let short_name = short(&name, SHORT_ID);
-    let sms = fit(&[Keep("File "), Cut(&short_name), Keep(" rejected: "), Cut(&reason), Keep(".")], MAX_SMS);
-    let mut email = format!("The file {place} was rejected: it could not be read as a whole.\n\n");
-    let mut rows = vec![("Reason", reason), ("File", place)];
+    let name = if file.key.is_empty() { "(unknown file)" } else { file_name(&file.key) };
+    let place = if file.key.is_empty() { Cow::Borrowed(name) } else { location(&file.bucket, &file.key) };
+    let reason = if file.reason.trim().is_empty() { "no reason given" } else { file.reason.as_str() };
+    let subject = format!("File rejected: {}", short(name, 80));
+    let short_name = short(name, SHORT_ID);
+    let sms = fit(&[Keep("File "), Cut(&short_name), Keep(" rejected: "), Cut(reason), Keep(".")], MAX_SMS);
+    let mut email = String::with_capacity(EMAIL_CAPACITY);
+    let _ = write!(email, "The file {place} was rejected: it could not be read as a whole.\n\n");
+    let mut rows = Rows::with_capacity(ROWS);
+    rows.extend([("Reason", Cow::Borrowed(reason)), ("File", place)]);
     if let Some(n) = file.records {
-        rows.push(("Records read", n.to_string()));
+        rows.push(("Records read", Cow::Owned(n.to_string())));
     }
-    rows.push(("Upload", f.input.execution_name.clone()));
+    rows.push(("Upload", Cow::Borrowed(f.input.execution_name.as_str())));
     table(&mut email, &rows);
     email.push_str("\nFix the file and upload it again.");
     if file.records.is_some_and(|n| n > 0) {
@@ -549,29 +589,30 @@ fn attributes(f: &Facts<'_>) -> Vec<Attribute> {
     out
 }
 
-fn document(f: &Facts<'_>) -> Document {
+/// The document, made of the facts (the last use of them).
+fn document(f: Facts<'_>) -> Document {
     let error_count = (f.input.event_type == EventType::InvoiceRejected).then(|| f.error_count());
     Document {
-        event_id: f.event_id.clone(),
         event_type: f.input.event_type,
         execution_name: f.input.execution_name.clone(),
         invoice_id: f.view.invoice_id().map(str::to_string),
         customer_id: f.view.customer_id().map(str::to_string),
-        invoice_number: f.invoice_number(),
+        invoice_number: f.invoice_number().map(Cow::into_owned),
         amount: f.view.amount().map(|a| a.to_string()),
         currency: f.view.currency().map(|c| c.code().to_string()),
         due_date: f.view.due_date().map(str::to_string),
-        processed_at: f.processed_at(),
-        duplicate_of: f.input.processing.as_ref().and_then(|p| p.duplicate_of.clone()).map(|mut d| {
-            d.invoice_number = d.invoice_number.map(|n| short(&n, 80));
-            d.processed_at = d.processed_at.map(|t| short(&t, 60));
-            d
+        processed_at: f.processed_at().map(Cow::into_owned),
+        duplicate_of: f.input.processing.as_ref().and_then(|p| p.duplicate_of.as_ref()).map(|d| DuplicateOf {
+            invoice_number: d.invoice_number.as_deref().map(|n| short(n, 80).into_owned()),
+            processed_at: d.processed_at.as_deref().map(|t| short(t, 60).into_owned()),
+            same_content: d.same_content,
         }),
-        errors: f.errors.clone(),
+        event_id: f.event_id,
+        errors: f.errors,
         error_count,
-        failure: f.failure.clone(),
-        file: f.file.clone(),
-        source: f.source.clone(),
+        failure: f.failure,
+        file: f.file,
+        source: f.source,
     }
 }
 

@@ -10,7 +10,10 @@ pub const ELLIPSIS: char = '…';
 /// Unicode line and paragraph separators (U+2028, U+2029) with spaces, so a
 /// value can go into a one-line text (a subject, an SMS, a console line).
 pub fn one_line(text: &str) -> Cow<'_, str> {
-    if text.chars().any(breaks_lines) {
+    // ASCII text (the usual case) is checked byte by byte, without decoding.
+    let breaks =
+        if text.is_ascii() { text.bytes().any(|b| b.is_ascii_control()) } else { text.chars().any(breaks_lines) };
+    if breaks {
         Cow::Owned(text.chars().map(|c| if breaks_lines(c) { ' ' } else { c }).collect())
     } else {
         Cow::Borrowed(text)
@@ -26,6 +29,10 @@ pub fn breaks_lines(c: char) -> bool {
 /// At most `max` characters: a longer text keeps its first `max - 1`
 /// characters (trailing spaces dropped) and ends with `…`.
 pub fn cut(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        // Never more characters than bytes.
+        return Cow::Borrowed(text);
+    }
     match text.char_indices().nth(max) {
         None => Cow::Borrowed(text),
         Some(_) if max == 0 => Cow::Borrowed(""),
@@ -39,9 +46,30 @@ pub fn cut(text: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
-/// [`one_line`], then [`cut`] to `max` characters.
-pub fn short(text: &str, max: usize) -> String {
-    cut(&one_line(text), max).into_owned()
+/// [`one_line`], then [`cut`] to `max` characters: borrowed when the text
+/// already is both.
+pub fn short(text: &str, max: usize) -> Cow<'_, str> {
+    match one_line(text) {
+        Cow::Borrowed(line) => cut(line, max),
+        Cow::Owned(line) => Cow::Owned(cut(&line, max).into_owned()),
+    }
+}
+
+/// [`short`] of a text that may be borrowed or owned, keeping a borrowed one borrowed.
+pub fn short_cow(text: Cow<'_, str>, max: usize) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(text) => short(text, max),
+        Cow::Owned(text) => Cow::Owned(short_string(text, max)),
+    }
+}
+
+/// [`short`] of an owned text, reusing it when it is short and on one line already.
+pub fn short_string(text: String, max: usize) -> String {
+    let shortened = match short(&text, max) {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(shortened) => Some(shortened),
+    };
+    shortened.unwrap_or(text)
 }
 
 /// Number of characters.

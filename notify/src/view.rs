@@ -7,6 +7,8 @@
 //! value short enough for a message, and gives labels for people
 //! (`(no invoiceId)`) and values for machines (only what is well-formed).
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 use serde_json::Value;
 use workflow::money::parse_decimal;
@@ -100,17 +102,17 @@ impl InvoiceView {
     }
 
     /// The invoiceId for people: `INV-001`, `(no invoiceId)`, `(invoiceId is an object)`.
-    pub fn id_label(&self) -> String {
+    pub fn id_label(&self) -> Cow<'_, str> {
         label(&self.invoice_id, "invoiceId")
     }
 
     /// The customerId for people.
-    pub fn customer_label(&self) -> String {
+    pub fn customer_label(&self) -> Cow<'_, str> {
         label(&self.customer_id, "customerId")
     }
 
     /// The due date for people.
-    pub fn due_label(&self) -> String {
+    pub fn due_label(&self) -> Cow<'_, str> {
         label(&self.due_date, "dueDate")
     }
 
@@ -171,11 +173,11 @@ fn text(field: &FieldView) -> Option<&str> {
     }
 }
 
-fn label(field: &FieldView, name: &str) -> String {
+fn label<'a>(field: &'a FieldView, name: &str) -> Cow<'a, str> {
     match field {
-        FieldView::Text(t) => t.clone(),
-        FieldView::Absent => format!("(no {name})"),
-        FieldView::Odd(t) => format!("({name} is {} {t})", article(t)),
+        FieldView::Text(t) => Cow::Borrowed(t),
+        FieldView::Absent => Cow::Owned(format!("(no {name})")),
+        FieldView::Odd(t) => Cow::Owned(format!("({name} is {} {t})", article(t))),
     }
 }
 
@@ -191,8 +193,8 @@ fn field(raw: &RawValue<'_>, max: usize) -> FieldView {
     match raw {
         RawValue::Missing | RawValue::Null => FieldView::Absent,
         RawValue::Text(t) if t.trim().is_empty() => FieldView::Absent,
-        RawValue::Text(t) => FieldView::Text(short(t.trim(), max)),
-        RawValue::Number(n) => FieldView::Text(short(n, max)),
+        RawValue::Text(t) => FieldView::Text(short(t.trim(), max).into_owned()),
+        RawValue::Number(n) => FieldView::Text(short(n, max).into_owned()),
         other => FieldView::Odd(other.type_name()),
     }
 }
@@ -207,7 +209,7 @@ fn amount(raw: &RawValue<'_>) -> AmountView {
     };
     match parse_decimal(text.as_bytes()) {
         Ok(d) => AmountView::Decimal(d),
-        Err(_) => AmountView::NotANumber(short(text.trim(), MAX_VALUE)),
+        Err(_) => AmountView::NotANumber(short(text.trim(), MAX_VALUE).into_owned()),
     }
 }
 
@@ -217,7 +219,7 @@ fn currency(raw: &RawValue<'_>) -> CurrencyView {
         RawValue::Text(t) if t.trim().is_empty() => CurrencyView::Absent,
         RawValue::Text(t) => match Currency::parse(t) {
             Some(c) => CurrencyView::Known(c),
-            None => CurrencyView::Unknown(short(t.trim(), 10)),
+            None => CurrencyView::Unknown(short(t.trim(), 10).into_owned()),
         },
         other => CurrencyView::Odd(other.type_name()),
     }
