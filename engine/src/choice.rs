@@ -352,7 +352,7 @@ mod tests {
             name: "n".into(),
             arn: "arn".into(),
             input: json!({}),
-            input_size: 2,
+            input_bound: 2,
             start_time: chrono::Utc::now(),
             machine_arn: "m".into(),
             machine_name: "m".into(),

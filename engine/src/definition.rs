@@ -5,15 +5,16 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::choice::{self, Cond};
 use crate::path::JsonPath;
+use crate::task::TaskHandler;
 use crate::template::{self, Expr, Tmpl};
-use crate::value::json_size;
+use crate::value::{json_size, str_size};
 
 /// One problem found in a definition, shaped like AWS's ValidateStateMachineDefinition
 /// diagnostics.
@@ -133,15 +134,15 @@ pub(crate) enum Seconds {
 #[derive(Debug, Clone)]
 pub(crate) enum Resource {
     /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`.
-    Lambda { arn: String },
+    Lambda { arn: Arc<str> },
     /// `arn:aws:states:::lambda:invoke` with `FunctionName` and `Payload`.
-    LambdaInvoke { arn: String },
+    LambdaInvoke { arn: Arc<str> },
     /// Any other resource, dispatched by its exact text.
-    Other { arn: String },
+    Other { arn: Arc<str> },
 }
 
 impl Resource {
-    pub fn arn(&self) -> &str {
+    pub fn arn(&self) -> &Arc<str> {
         match self {
             Resource::Lambda { arn } | Resource::LambdaInvoke { arn } | Resource::Other { arn } => arn,
         }
@@ -152,6 +153,40 @@ impl Resource {
 pub(crate) struct TaskSpec {
     pub resource: Resource,
     pub timeout: Option<Seconds>,
+    /// For a Lambda ARN, the function name in it (what [`crate::TaskContext`] gives).
+    pub function: Option<Arc<str>>,
+    /// The handler found for the resource by the first engine that ran the state, with
+    /// that engine's registry id (a registry never changes once built).
+    pub handler: HandlerCache,
+}
+
+/// A handler looked up once per state rather than once per attempt.
+#[derive(Default)]
+pub(crate) struct HandlerCache(OnceLock<(u64, Arc<dyn TaskHandler>)>);
+
+impl HandlerCache {
+    /// The handler cached for registry `id`, else `lookup`'s (cached if none is yet).
+    pub fn get_or_find<'a>(
+        &'a self,
+        id: u64,
+        lookup: impl FnOnce() -> Option<&'a Arc<dyn TaskHandler>>,
+    ) -> Option<&'a Arc<dyn TaskHandler>> {
+        if let Some((cached, h)) = self.0.get() {
+            if *cached == id {
+                return Some(h);
+            }
+            return lookup();
+        }
+        let h = lookup()?;
+        let _ = self.0.set((id, h.clone()));
+        Some(h)
+    }
+}
+
+impl fmt::Debug for HandlerCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HandlerCache")
+    }
 }
 
 #[derive(Debug)]
@@ -218,33 +253,50 @@ pub(crate) struct Definition {
     pub comment: Option<String>,
     /// Whether any path may read `$$.Execution.Input` (else executions need not keep a copy).
     pub reads_execution_input: bool,
+    /// Whether any path may read `$$.State.EnteredTime` (else only Wait states need the
+    /// time a state is entered).
+    pub reads_entered_time: bool,
 }
 
 /// True when some string of the definition may read the execution input through the
 /// context object: any `$$` other than `$$.Execution.{Name,Id,StartTime,RoleArn,
 /// RedriveCount}`, `$$.State.…`, `$$.StateMachine.…`, `$$.Map.…` and `$$.Task.…`.
 fn reads_execution_input(v: &Value) -> bool {
-    const SAFE: [&str; 9] = [
-        ".Execution.Name",
-        ".Execution.Id",
-        ".Execution.StartTime",
-        ".Execution.RoleArn",
-        ".Execution.RedriveCount",
-        ".State.",
-        ".StateMachine.",
-        ".Map.",
-        ".Task.",
-    ];
+    reads_context(
+        v,
+        &[
+            ".Execution.Name",
+            ".Execution.Id",
+            ".Execution.StartTime",
+            ".Execution.RoleArn",
+            ".Execution.RedriveCount",
+            ".State.",
+            ".StateMachine.",
+            ".Map.",
+            ".Task.",
+        ],
+    )
+}
+
+/// True when some string of the definition may read `$$.State.EnteredTime`: any `$$`
+/// other than `$$.Execution.…`, `$$.StateMachine.…`, `$$.Map.…`, `$$.Task.…`,
+/// `$$.State.Name` and `$$.State.RetryCount`.
+fn reads_entered_time(v: &Value) -> bool {
+    reads_context(v, &[".Execution.", ".StateMachine.", ".Map.", ".Task.", ".State.Name", ".State.RetryCount"])
+}
+
+/// True when some string of the definition has a `$$` not followed by one of `safe`.
+fn reads_context(v: &Value, safe: &[&str]) -> bool {
     let text_reads = |s: &str| {
         s.match_indices("$$").any(|(i, _)| {
             let after = &s[i + 2..];
-            !SAFE.iter().any(|p| after.starts_with(p))
+            !safe.iter().any(|p| after.starts_with(p))
         })
     };
     match v {
         Value::String(s) => text_reads(s),
-        Value::Array(a) => a.iter().any(reads_execution_input),
-        Value::Object(m) => m.iter().any(|(k, x)| text_reads(k) || reads_execution_input(x)),
+        Value::Array(a) => a.iter().any(|x| reads_context(x, safe)),
+        Value::Object(m) => m.iter().any(|(k, x)| text_reads(k) || reads_context(x, safe)),
         _ => false,
     }
 }
@@ -390,7 +442,7 @@ impl Loader {
                         .iter()
                         .map(|seg| match seg {
                             // `{"key":…}` created, or `,"key":…` added to an object.
-                            crate::path::Seg::Field(f) => json_size(&**f) + 4,
+                            crate::path::Seg::Field(f) => str_size(f) + 4,
                             _ => 1,
                         })
                         .sum();
@@ -914,7 +966,7 @@ impl Loader {
         };
         let parts: Vec<&str> = arn.split(':').collect();
         let resource = if parts.len() >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function" {
-            Resource::Lambda { arn: arn.to_owned() }
+            Resource::Lambda { arn: arn.into() }
         } else if parts.len() >= 6 && parts[0] == "arn" && parts[2] == "states" {
             let service = parts[5..].join(":");
             if parts[5] == "activity" {
@@ -929,12 +981,12 @@ impl Loader {
                 return None;
             }
             if service == "lambda:invoke" {
-                Resource::LambdaInvoke { arn: arn.to_owned() }
+                Resource::LambdaInvoke { arn: arn.into() }
             } else {
-                Resource::Other { arn: arn.to_owned() }
+                Resource::Other { arn: arn.into() }
             }
         } else if arn.starts_with("arn:") {
-            Resource::Other { arn: arn.to_owned() }
+            Resource::Other { arn: arn.into() }
         } else {
             self.schema(
                 &rloc,
@@ -956,7 +1008,11 @@ impl Loader {
         }
         let timeout = self.seconds(s, "TimeoutSeconds", loc);
         let _heartbeat = self.seconds(s, "HeartbeatSeconds", loc);
-        Some(Kind::Task(TaskSpec { resource, timeout }))
+        let function = match &resource {
+            Resource::Lambda { arn } => Some(crate::task::function_name(arn).into()),
+            _ => None,
+        };
+        Some(Kind::Task(TaskSpec { resource, timeout, function, handler: HandlerCache::default() }))
     }
 
     fn map(&mut self, s: &Map<String, Value>, loc: &str) -> Option<Kind> {
@@ -1069,6 +1125,7 @@ pub(crate) fn load(text: &str) -> Result<Definition, DefinitionError> {
             timeout_seconds,
             comment: obj.get("Comment").and_then(Value::as_str).map(str::to_owned),
             reads_execution_input: reads_execution_input(&root),
+            reads_entered_time: reads_entered_time(&root),
         }),
         _ => Err(DefinitionError { diagnostics: l.diags }),
     }
@@ -1087,5 +1144,18 @@ mod tests {
             assert!(reads_execution_input(&json!({"P": {"x.$": reads}})), "{reads}");
         }
         assert!(reads_execution_input(&json!({"InputPath": "$$.Execution.Input"})));
+    }
+
+    #[test]
+    fn only_definitions_that_may_read_the_entered_time_ask_the_clock_at_every_state() {
+        let safe = json!({"P": {"a.$": "$$.Execution.Input", "b.$": "States.Format('{}', $$.State.Name)",
+                                "c.$": "$$.Map.Item.Value", "d.$": "$$.State.RetryCount", "e.$": "$.x"}});
+        assert!(!reads_entered_time(&safe));
+        for reads in
+            ["$$.State.EnteredTime", "$$", "$$.State", "$$['State']", "$$..EnteredTime", "States.JsonToString($$)"]
+        {
+            assert!(reads_entered_time(&json!({"P": {"x.$": reads}})), "{reads}");
+        }
+        assert!(reads_entered_time(&json!({"Choices": [{"Variable": "$$.State.EnteredTime"}]})));
     }
 }

@@ -16,7 +16,7 @@ use crate::exec::{Exec, Shared};
 use crate::history::{obj, payload, HistoryEvent, Recorder};
 use crate::mock::MockedCase;
 use crate::task::{TaskHandler, TaskRegistry};
-use crate::value::{json_size, MAX_PAYLOAD_BYTES};
+use crate::value::{size_bound, within_limit};
 
 /// A definition loaded and checked once, shared by every execution.
 #[derive(Clone)]
@@ -76,7 +76,7 @@ impl StateMachine {
                     Resource::LambdaInvoke { .. } => literal_function_name(st),
                     Resource::Other { .. } => None,
                 };
-                out.push((st.name.to_string(), t.resource.arn().to_owned(), function));
+                out.push((st.name.to_string(), t.resource.arn().to_string(), function));
             }
         });
         out
@@ -86,7 +86,7 @@ impl StateMachine {
 fn literal_function_name(st: &crate::definition::State) -> Option<String> {
     match &st.parameters {
         Some(crate::template::Tmpl::Lit(Value::Object(m), _)) => m.get("FunctionName")?.as_str().map(str::to_owned),
-        Some(crate::template::Tmpl::Obj(fields, _)) => fields.iter().find_map(|(k, t)| match (&**k, t) {
+        Some(crate::template::Tmpl::Obj(o)) => o.fields.iter().find_map(|(k, t)| match (&**k, t) {
             ("FunctionName", crate::template::Tmpl::Lit(Value::String(s), _)) => Some(s.clone()),
             _ => None,
         }),
@@ -181,6 +181,9 @@ pub struct Engine {
     seed: Option<u64>,
 }
 
+/// Ids of engines' registries (see [`Shared::id`]).
+static NEXT_ENGINE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Configures an [`Engine`].
 pub struct EngineBuilder {
     registry: TaskRegistry,
@@ -241,6 +244,7 @@ impl EngineBuilder {
         Engine {
             shared: Arc::new(Shared {
                 registry: self.registry,
+                id: NEXT_ENGINE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 clock: self.clock.unwrap_or_else(|| Arc::new(TokioClock::new())),
                 region: self.region,
             }),
@@ -272,7 +276,7 @@ impl Engine {
 
     /// `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`.
     pub fn state_machine_arn(&self, machine: &StateMachine) -> String {
-        format!("arn:aws:states:{}:{}:stateMachine:{}", self.shared.region, self.account, machine.name())
+        ["arn:aws:states", &self.shared.region, &self.account, "stateMachine", machine.name()].join(":")
     }
 
     /// The Task resources of `machine` that no registered handler serves (a mock config
@@ -309,10 +313,11 @@ impl Engine {
         let start = clock.now();
         let sm_arn = self.state_machine_arn(machine);
         let exec_arn =
-            format!("arn:aws:states:{}:{}:execution:{}:{}", self.shared.region, self.account, machine.name(), req.name);
+            ["arn:aws:states", &self.shared.region, &self.account, "execution", machine.name(), &req.name].join(":");
         let ExecutionRequest { name, input, history, mocks } = req;
-        // The only document measured in full: every later one is bounded from it.
-        let input_size = json_size(&input);
+        // Every later document is bounded from the input's bound (the input is measured
+        // only when its bound exceeds the quota).
+        let input_bound = within_limit(&input, size_bound(&input));
         let exec = Exec {
             shared: &self.shared,
             info: ExecInfo {
@@ -320,7 +325,7 @@ impl Engine {
                 arn: exec_arn.as_str().into(),
                 // `$$.Execution.Input` needs a copy only if the definition can read it.
                 input: if machine.inner.def.reads_execution_input { input.clone() } else { Value::Null },
-                input_size,
+                input_bound: input_bound.unwrap_or(usize::MAX),
                 start_time: start,
                 machine_arn: sm_arn.into(),
                 machine_name: machine.inner.name.clone(),
@@ -330,6 +335,7 @@ impl Engine {
             mocks,
             mock_counts: Default::default(),
             rng: self.seed.map(|seed| std::sync::Mutex::new(fastrand::Rng::with_seed(seed ^ fnv1a(&name)))),
+            reads_entered_time: machine.inner.def.reads_entered_time,
         };
         let role = exec.info.role_arn.clone();
         exec.rec.emit(
@@ -355,16 +361,16 @@ impl Engine {
                 history: exec.rec.take(),
             }
         };
-        if input_size > MAX_PAYLOAD_BYTES {
+        let Some(input_bound) = input_bound else {
             let cause = "The execution input exceeds the maximum number of bytes service limit.".to_owned();
             fail_event(&exec, 0, Some("States.DataLimitExceeded"), Some(&cause));
             return finish(ExecutionStatus::Failed, None, Some("States.DataLimitExceeded".into()), Some(cause), &exec);
-        }
+        };
         let graph = &machine.inner.def.graph;
         let mut vars = Vars::default();
         // The execution's output is the last state's, held to the quota like every
         // state's output.
-        let run = exec.run_graph(graph, input, input_size, &mut vars, 0);
+        let run = exec.run_graph(graph, input, input_bound, &mut vars, 0);
         let result = match machine.inner.def.timeout_seconds {
             None => Some(run.await),
             Some(secs) => {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::path::{eval_segs, JsonPath, Miss, Root, Seg};
-use crate::value::json_size;
+use crate::value::{json_size, size_bound};
 
 /// Facts about one execution that the context object exposes.
 #[derive(Debug)]
@@ -17,8 +17,9 @@ pub(crate) struct ExecInfo {
     pub name: Arc<str>,
     pub arn: Arc<str>,
     pub input: Value,
-    /// The exact size of the execution input (bounds paths into `$$.Execution.Input`).
-    pub input_size: usize,
+    /// An upper bound of the execution input's size (bounds paths into
+    /// `$$.Execution.Input`).
+    pub input_bound: usize,
     pub start_time: DateTime<Utc>,
     pub machine_arn: Arc<str>,
     pub machine_name: Arc<str>,
@@ -197,7 +198,7 @@ impl<'a> Env<'a> {
             Root::Variable(name) => self.vars.bound(name),
             Root::Context => match (path.segs.first(), path.segs.get(1)) {
                 (Some(Seg::Field(a)), Some(Seg::Field(b))) if &**a == "Execution" && &**b == "Input" => {
-                    Some(self.ctx.exec.input_size)
+                    Some(self.ctx.exec.input_bound)
                 }
                 _ => None,
             },
@@ -213,15 +214,26 @@ impl<'a> Env<'a> {
         data_bound: usize,
     ) -> Result<(Cow<'x, Value>, usize), Miss> {
         let v = self.resolve(path, data)?;
-        let n = self.bound(path, data_bound).unwrap_or_else(|| json_size(&*v));
-        debug_assert!(json_size(&*v) <= n, "path {} bound {n}", path.text);
+        let n = self.bound(path, data_bound).unwrap_or_else(|| size_bound(&v));
+        debug_assert!(json_size(&v) <= n, "path {} bound {n}", path.text);
         Ok((v, n))
     }
 
     /// Resolves `path` with `$` bound to `data`.
     pub fn resolve<'x>(&'x self, path: &JsonPath, data: &'x Value) -> Result<Cow<'x, Value>, Miss> {
         match &path.root {
-            Root::Data => path.eval(data),
+            Root::Data => match path.names.then(|| path.lookup(data)).flatten() {
+                Some(v) => Ok(Cow::Borrowed(v)),
+                None => path.eval(data),
+            },
+            _ => self.resolve_outside(path),
+        }
+    }
+
+    /// Resolves a path rooted outside the state's data: `$$` or a variable.
+    pub fn resolve_outside(&self, path: &JsonPath) -> Result<Cow<'_, Value>, Miss> {
+        match &path.root {
+            Root::Data => unreachable!("a `$` path needs the data"),
             Root::Context => self.ctx.eval(path),
             Root::Variable(name) => match self.vars.get(name) {
                 Some(v) => path.eval(v),

@@ -7,7 +7,6 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,21 +22,21 @@ use crate::definition::{
 use crate::env::{Ctx, Env, ExecInfo, Vars};
 use crate::history::{obj, payload, Recorder};
 use crate::mock::{MockResponse, MockedCase};
-use crate::path::{JsonPath, Root, Seg};
+use crate::path::{take_at, JsonPath, Root, Seg};
 use crate::task::{function_name, TaskContext, TaskFailure, TaskRegistry};
 use crate::template::field_error;
-use crate::value::{compact, json_size, random_uuid, within_limit, MAX_PAYLOAD_BYTES};
+use crate::value::{compact, json_size, member, member_mut, random_uuid, size_bound, within_limit, MAX_PAYLOAD_BYTES};
 
 /// Variables to assign when a state completes.
 type Assigned = Option<Vec<(String, Value, usize)>>;
 /// A successful attempt: the result, its size bound, its assignments and its last event.
 type Attempt = (Value, usize, Assigned, u64);
 
-pub(crate) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
 /// What every execution of an engine shares.
 pub(crate) struct Shared {
     pub registry: TaskRegistry,
+    /// Tells this engine's registry from others' (for handlers cached by state).
+    pub id: u64,
     pub clock: Arc<dyn Clock>,
     pub region: String,
 }
@@ -80,6 +79,8 @@ pub(crate) struct Exec<'e> {
     pub mock_counts: Mutex<HashMap<String, u32>>,
     /// The execution's own random source when the engine is seeded (else `fastrand`'s).
     pub rng: Option<Mutex<fastrand::Rng>>,
+    /// Whether the definition may read `$$.State.EnteredTime`.
+    pub reads_entered_time: bool,
 }
 
 fn event(kind: &Kind, exited: bool) -> &'static str {
@@ -152,32 +153,12 @@ fn decide<'s>(st: &'s State, f: &Failure, counts: &mut [u64], unit: impl FnOnce(
     }
 }
 
-/// Moves the value at a definite `$`-rooted path out of `v`.
-fn take_at(v: &mut Value, segs: &[Seg]) -> Option<Value> {
-    let mut cur = v;
-    for seg in segs {
-        cur = match (seg, cur) {
-            (Seg::Field(f), Value::Object(m)) => m.get_mut(&**f)?,
-            (Seg::Index(i), Value::Array(a)) => {
-                let len = a.len() as i64;
-                let k = if *i < 0 { len + i } else { *i };
-                if !(0..len).contains(&k) {
-                    return None;
-                }
-                &mut a[k as usize]
-            }
-            _ => return None,
-        };
-    }
-    Some(std::mem::take(cur))
-}
-
 /// Checks that a ResultPath can be applied without changing anything.
 fn result_path_fits(v: &Value, segs: &[Seg]) -> bool {
     let mut cur = Some(v);
     for seg in segs {
         match (seg, cur) {
-            (Seg::Field(f), Some(Value::Object(m))) => cur = m.get(&**f),
+            (Seg::Field(f), Some(Value::Object(m))) => cur = member(m, f),
             (Seg::Field(_), None) => {}
             (Seg::Index(i), Some(Value::Array(a))) => {
                 let len = a.len() as i64;
@@ -202,7 +183,12 @@ fn set_at(v: &mut Value, segs: &[Seg], result: Value) {
     for seg in init {
         cur = match seg {
             Seg::Field(f) => match cur {
-                Value::Object(m) => m.entry(f.to_string()).or_insert_with(|| Value::Object(Map::new())),
+                Value::Object(m) => {
+                    if member(m, f).is_none() {
+                        m.insert(String::from(&**f), Value::Object(Map::new()));
+                    }
+                    member_mut(m, f).expect("inserted")
+                }
                 _ => return,
             },
             Seg::Index(i) => match cur {
@@ -216,9 +202,12 @@ fn set_at(v: &mut Value, segs: &[Seg], result: Value) {
         };
     }
     match (last, cur) {
-        (Seg::Field(f), Value::Object(m)) => {
-            m.insert(f.to_string(), result);
-        }
+        (Seg::Field(f), Value::Object(m)) => match member_mut(m, f) {
+            Some(slot) => *slot = result,
+            None => {
+                m.insert(String::from(&**f), result);
+            }
+        },
         (Seg::Index(i), Value::Array(a)) => {
             let k = if *i < 0 { a.len() as i64 + i } else { *i } as usize;
             a[k] = result;
@@ -267,6 +256,7 @@ impl<'e> Exec<'e> {
         self.shared.clock.now()
     }
 
+    #[inline]
     fn emit(
         &self,
         ty: &'static str,
@@ -328,7 +318,23 @@ impl<'e> Exec<'e> {
 
     /// Applies an InputPath or OutputPath to an owned value bounded by `bound`, moving the
     /// selected part out; gives the part and its size bound.
+    #[inline(always)]
     fn select_owned(
+        &self,
+        st: &State,
+        id: u64,
+        path: &IoPath,
+        v: Value,
+        bound: usize,
+        env: &Env,
+    ) -> Result<(Value, usize), Failure> {
+        match path {
+            IoPath::Whole => Ok((v, bound)),
+            _ => self.select_part(st, id, path, v, bound, env),
+        }
+    }
+
+    fn select_part(
         &self,
         st: &State,
         id: u64,
@@ -374,6 +380,16 @@ impl<'e> Exec<'e> {
             }
             ResultPath::Discard => bound,
             ResultPath::Path(p, overhead) => {
+                if let ([Seg::Field(f)], Value::Object(m)) = (&p.segs[..], &mut *input) {
+                    // `$.name` on an object (the usual ResultPath) always fits.
+                    match member_mut(m, f) {
+                        Some(slot) => *slot = result,
+                        None => {
+                            m.insert(String::from(&**f), result);
+                        }
+                    }
+                    return Ok(bound.saturating_add(result_bound).saturating_add(*overhead));
+                }
                 if !result_path_fits(input, &p.segs) {
                     return Err(Failure {
                         error: Some("States.ResultPathMatchFailure".into()),
@@ -410,22 +426,28 @@ impl<'e> Exec<'e> {
     /// Every state's output is held to the payload quota: each state works out an upper
     /// bound of its output's size from its input's bound and the parts it adds, and the
     /// output is measured only when that bound exceeds the quota.
-    pub(crate) fn run_graph<'a, 'v>(
-        &'a self,
-        graph: &'a Graph,
+    pub(crate) async fn run_graph(
+        &self,
+        graph: &Graph,
         input: Value,
         bound: usize,
-        vars: &'a mut Vars<'v>,
+        vars: &mut Vars<'_>,
         prev: u64,
-    ) -> BoxFut<'a, Result<(Value, usize, u64), Failure>> {
-        Box::pin(async move {
+    ) -> Result<(Value, usize, u64), Failure> {
+        {
             let mut idx = graph.start;
             let mut input = input;
             let mut bound = bound;
             let mut prev = prev;
             loop {
                 let st = &graph.states[idx];
-                let entered_at = self.now();
+                // Only `$$.State.EnteredTime` and Wait states read the time a state is
+                // entered: other states need not ask the clock.
+                let entered_at = if self.reads_entered_time || matches!(st.kind, Kind::Wait(_)) {
+                    self.now()
+                } else {
+                    DateTime::UNIX_EPOCH
+                };
                 let recording = self.rec.recording();
                 let entered = self.emit(event(&st.kind, false), prev, || {
                     let mut d = obj([("name", Value::String(st.name.to_string()))]);
@@ -434,7 +456,14 @@ impl<'e> Exec<'e> {
                     }
                     Some(("stateEnteredEventDetails", d))
                 });
-                let step = self.step(st, input, bound, vars, entered, entered_at).await?;
+                let step = match &st.kind {
+                    Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
+                        self.retrying(st, input, bound, vars, entered, entered_at).await?
+                    }
+                    Kind::Wait(how) => self.wait(st, how, input, bound, vars, entered, entered_at).await?,
+                    // The other states do not wait: no future of their own.
+                    _ => self.step(st, input, bound, vars, entered, entered_at)?,
+                };
                 let Some(out_bound) = within_limit(&step.output, step.bound) else {
                     return Err(self.data_limit(st, step.last));
                 };
@@ -453,10 +482,11 @@ impl<'e> Exec<'e> {
                     Transition::End => return Ok((step.output, out_bound, exited)),
                 }
             }
-        })
+        }
     }
 
-    async fn step(
+    /// A Pass, Succeed, Fail or Choice state.
+    fn step(
         &self,
         st: &State,
         input: Value,
@@ -538,29 +568,40 @@ impl<'e> Exec<'e> {
                 }
                 Ok(Step { output, bound, next: Transition::Next(next), last: id })
             }
-            Kind::Wait(how) => {
-                let (eff, bound, until) = {
-                    let ctx = self.ctx(st, entered_at, 0);
-                    let env = Env { ctx: &ctx, vars: &*vars };
-                    let (eff, bound) = self.select_owned(st, id, &st.input_path, input, bound, &env)?;
-                    let until = self.wait_until(st, id, how, &eff, &env, entered_at)?;
-                    (eff, bound, until)
-                };
-                let delay = (until - self.now()).to_std().unwrap_or_default();
-                self.shared.clock.sleep(delay).await;
-                let ctx = self.ctx(st, entered_at, 0);
-                let env = Env { ctx: &ctx, vars: &*vars };
-                let assigned = self.eval_assign(st, id, st.assign.as_ref(), &eff, bound, &env)?;
-                let (output, bound) = self.select_owned(st, id, &st.output_path, eff, bound, &env)?;
-                if let Some(a) = assigned {
-                    vars.set_all(a);
-                }
-                Ok(Step { output, bound, next: st.next, last: id })
-            }
-            Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
-                self.retrying(st, input, bound, vars, id, entered_at).await
+            Kind::Wait(_) | Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
+                unreachable!("states that wait have their own futures")
             }
         }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn wait(
+        &self,
+        st: &State,
+        how: &WaitFor,
+        input: Value,
+        bound: usize,
+        vars: &mut Vars<'_>,
+        id: u64,
+        entered_at: DateTime<Utc>,
+    ) -> Result<Step, Failure> {
+        let (eff, bound, until) = {
+            let ctx = self.ctx(st, entered_at, 0);
+            let env = Env { ctx: &ctx, vars: &*vars };
+            let (eff, bound) = self.select_owned(st, id, &st.input_path, input, bound, &env)?;
+            let until = self.wait_until(st, id, how, &eff, &env, entered_at)?;
+            (eff, bound, until)
+        };
+        let delay = (until - self.now()).to_std().unwrap_or_default();
+        self.shared.clock.sleep(delay).await;
+        let ctx = self.ctx(st, entered_at, 0);
+        let env = Env { ctx: &ctx, vars: &*vars };
+        let assigned = self.eval_assign(st, id, st.assign.as_ref(), &eff, bound, &env)?;
+        let (output, bound) = self.select_owned(st, id, &st.output_path, eff, bound, &env)?;
+        if let Some(a) = assigned {
+            vars.set_all(a);
+        }
+        Ok(Step { output, bound, next: st.next, last: id })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -577,9 +618,38 @@ impl<'e> Exec<'e> {
     ) -> Result<Step, Failure> {
         let ctx = self.ctx(st, entered_at, 0);
         let env = Env { ctx: &ctx, vars: &*vars };
+        if let (Some(params), ResultPath::Replace, IoPath::Path(out), None) =
+            (&st.parameters, &st.result_path, &st.output_path, &st.assign)
+        {
+            if let Some((field, overhead, takes)) = params.sole_field(out) {
+                // `{"k.$": …}` and OutputPath `$.k`: the output is the field's value,
+                // and the object around it is not built.
+                let input = std::mem::take(&mut input);
+                let (eff, eff_bound) = self.select_owned(st, id, &st.input_path, input, bound, &env)?;
+                let (v, n) = field.consume(takes, eff, eff_bound, &env).map_err(|m| self.runtime(st, id, m))?;
+                // The object is held to the quota (its size is the field's and `overhead`).
+                let mut whole = overhead.saturating_add(n);
+                if whole > MAX_PAYLOAD_BYTES {
+                    whole = overhead + json_size(&v);
+                    if whole > MAX_PAYLOAD_BYTES {
+                        return Err(self.data_limit(st, id));
+                    }
+                }
+                return Ok(Step { output: v, bound: whole, next: st.next, last: id });
+            }
+        }
         let (result, result_bound) = if let Some(params) = &st.parameters {
-            let (eff, eff_bound) = self.effective(st, id, &input, bound, &env)?;
-            let (v, n) = params.eval_sized(&eff, eff_bound, &env).map_err(|m| self.runtime(st, id, m))?;
+            let (v, n) = if matches!(st.result_path, ResultPath::Replace) {
+                // The result replaces the input: Parameters may move the input's parts
+                // into the result instead of copying them.
+                let input = std::mem::take(&mut input);
+                let (eff, eff_bound) = self.select_owned(st, id, &st.input_path, input, bound, &env)?;
+                params.eval_consuming(eff, eff_bound, &env)
+            } else {
+                let (eff, eff_bound) = self.effective(st, id, &input, bound, &env)?;
+                params.eval_sized(&eff, eff_bound, &env)
+            }
+            .map_err(|m| self.runtime(st, id, m))?;
             // The state's input after Parameters is held to the quota.
             let n = within_limit(&v, n).ok_or_else(|| self.data_limit(st, id))?;
             (v, n)
@@ -692,11 +762,35 @@ impl<'e> Exec<'e> {
         id: u64,
         entered_at: DateTime<Utc>,
     ) -> Result<Step, Failure> {
-        let mut counts = vec![0u64; st.retry.len()];
+        // Attempts per retrier (on the stack for up to eight retriers).
+        let mut few = [0u64; 8];
+        let mut many = Vec::new();
+        let counts: &mut [u64] = match few.get_mut(..st.retry.len()) {
+            Some(c) => c,
+            None => {
+                many.resize(st.retry.len(), 0);
+                &mut many
+            }
+        };
         let mut retry_count = 0u32;
         let mut cursor = id;
         loop {
-            let attempt = self.attempt(st, &input, bound, &*vars, id, cursor, entered_at, retry_count).await;
+            // One attempt: the result after ResultSelector, its size bound, the
+            // variables to assign and the id of the last event.
+            let raw = match &st.kind {
+                Kind::Task(spec) => self
+                    .task_attempt(st, spec, &input, bound, vars, id, cursor, entered_at, retry_count)
+                    .await
+                    .map_err(|f| (f, false)),
+                Kind::Map(spec) => self.map_attempt(st, spec, &input, bound, vars, id, cursor, entered_at).await,
+                Kind::Parallel { branches } => {
+                    self.parallel_attempt(st, branches, &input, bound, vars, id, cursor, entered_at).await
+                }
+                _ => unreachable!("only Task, Map and Parallel retry"),
+            };
+            let attempt = raw.and_then(|(raw, raw_bound, last)| {
+                self.finish_attempt(st, id, raw, raw_bound, last, entered_at, retry_count, vars).map_err(|f| (f, false))
+            });
             let (failure, began) = match attempt {
                 Ok((result, result_bound, assigned, last)) => {
                     match self.apply_result_path(&st.result_path, &mut input, bound, result, result_bound, last) {
@@ -714,7 +808,7 @@ impl<'e> Exec<'e> {
                 }
                 Err(fb) => fb,
             };
-            let decision = decide(st, &failure, &mut counts, || self.unit_random());
+            let decision = decide(st, &failure, counts, || self.unit_random());
             let mut failure = failure;
             if began && !matches!(decision, Decision::Retry(_)) {
                 let failed_event = match st.kind {
@@ -757,35 +851,6 @@ impl<'e> Exec<'e> {
                 Decision::Fail => return Err(failure),
             }
         }
-    }
-
-    /// One attempt of a Task, Map or Parallel state on an input bounded by `bound`: the
-    /// result after ResultSelector, its size bound, the variables to assign, and the id
-    /// of the last event.
-    #[allow(clippy::too_many_arguments)]
-    async fn attempt(
-        &self,
-        st: &State,
-        input: &Value,
-        bound: usize,
-        vars: &Vars<'_>,
-        id: u64,
-        cursor: u64,
-        entered_at: DateTime<Utc>,
-        retry: u32,
-    ) -> Result<Attempt, (Failure, bool)> {
-        let (raw, raw_bound, last) = match &st.kind {
-            Kind::Task(spec) => self
-                .task_attempt(st, spec, input, bound, vars, id, cursor, entered_at, retry)
-                .await
-                .map_err(|f| (f, false))?,
-            Kind::Map(spec) => self.map_attempt(st, spec, input, bound, vars, id, cursor, entered_at).await?,
-            Kind::Parallel { branches } => {
-                self.parallel_attempt(st, branches, input, bound, vars, id, cursor, entered_at).await?
-            }
-            _ => unreachable!("only Task, Map and Parallel retry"),
-        };
-        self.finish_attempt(st, id, raw, raw_bound, last, entered_at, retry, vars).map_err(|f| (f, false))
     }
 
     /// The payload size checks, the Assign values and ResultSelector of a successful
@@ -869,10 +934,12 @@ impl<'e> Exec<'e> {
         let lambda_arn = matches!(spec.resource, Resource::Lambda { .. });
         let invoke = matches!(spec.resource, Resource::LambdaInvoke { .. });
         let arn = spec.resource.arn();
-        let (rtype, rname) = service_parts(arn);
+        // Only recorded events name the service: worked out when one is recorded.
+        let rtype = || service_parts(arn).0;
+        let rname = || service_parts(arn).1;
         let started = if lambda_arn {
             let sched = self.emit("LambdaFunctionScheduled", cursor, || {
-                let mut d = obj([("resource", Value::String(arn.to_owned()))]);
+                let mut d = obj([("resource", Value::String(arn.to_string()))]);
                 payload(&mut d, "input", &params);
                 if let Some(t) = timeout {
                     d.insert("timeoutInSeconds".into(), t.into());
@@ -883,8 +950,8 @@ impl<'e> Exec<'e> {
         } else {
             let sched = self.emit("TaskScheduled", cursor, || {
                 let mut d = obj([
-                    ("resourceType", rtype.into()),
-                    ("resource", rname.into()),
+                    ("resourceType", rtype().into()),
+                    ("resource", rname().into()),
                     ("region", region.into()),
                     ("parameters", compact(&params).into()),
                 ]);
@@ -894,16 +961,17 @@ impl<'e> Exec<'e> {
                 Some(("taskScheduledEventDetails", d))
             });
             self.emit("TaskStarted", sched, || {
-                Some(("taskStartedEventDetails", obj([("resourceType", rtype.into()), ("resource", rname.into())])))
+                Some(("taskStartedEventDetails", obj([("resourceType", rtype().into()), ("resource", rname().into())])))
             })
         };
         let outcome = match self.mocked(st, started, id)? {
             Some(MockResponse::Return(v)) => Some(Ok(v)),
             Some(MockResponse::Throw { error, cause }) => Some(Err(TaskFailure { error, cause })),
             None => {
+                let registry = &self.shared.registry;
                 let (handler, function, task_input) = if lambda_arn {
-                    match self.shared.registry.lambda(arn) {
-                        Some(h) => (h, Some(arn.to_owned()), params),
+                    match spec.handler.get_or_find(self.shared.id, || registry.lambda(arn)) {
+                        Some(h) => (h, spec.function.clone(), params),
                         None => return Err(self.no_handler(st, id, arn, started)),
                     }
                 } else if invoke {
@@ -921,18 +989,23 @@ impl<'e> Exec<'e> {
                     };
                     let mut params = params;
                     let payload_in = params.as_object_mut().and_then(|m| m.remove("Payload")).unwrap_or(Value::Null);
-                    match self.shared.registry.lambda(&fname) {
-                        Some(h) => (h, Some(fname), payload_in),
+                    match registry.lambda(&fname) {
+                        Some(h) => (h, Some(Arc::from(function_name(&fname))), payload_in),
                         None => return Err(self.no_handler(st, id, &fname, started)),
                     }
                 } else {
-                    match self.shared.registry.resource(arn) {
+                    match spec.handler.get_or_find(self.shared.id, || registry.resource(arn)) {
                         Some(h) => (h, None, params),
                         None => return Err(self.no_handler(st, id, arn, started)),
                     }
                 };
-                let ctx = self.task_ctx(st, arn, function.as_deref(), retry);
-                match self.call(handler.invoke(task_input, &ctx), timeout).await {
+                let ctx = self.task_ctx(st, arn, function, retry);
+                let call = handler.invoke(task_input, &ctx);
+                let result = match timeout {
+                    None => Some(call.await),
+                    Some(secs) => self.within(call, secs).await,
+                };
+                match result {
                     Some(Ok(out)) if invoke => Some(Ok(invoke_response(out))),
                     other => other,
                 }
@@ -940,8 +1013,9 @@ impl<'e> Exec<'e> {
         };
         match outcome {
             Some(Ok(out)) => {
-                // What the task returned is measured: nothing bounds it.
-                let size = json_size(&out);
+                // Nothing bounds what the task returned: a walk of its tree does (and
+                // the result is measured if that bound exceeds the quota).
+                let size = size_bound(&out);
                 let done = if lambda_arn {
                     self.emit("LambdaFunctionSucceeded", started, || {
                         let mut d = Map::new();
@@ -950,7 +1024,7 @@ impl<'e> Exec<'e> {
                     })
                 } else {
                     self.emit("TaskSucceeded", started, || {
-                        let mut d = obj([("resourceType", rtype.into()), ("resource", rname.into())]);
+                        let mut d = obj([("resourceType", rtype().into()), ("resource", rname().into())]);
                         payload(&mut d, "output", &out);
                         Some(("taskSucceededEventDetails", d))
                     })
@@ -970,8 +1044,8 @@ impl<'e> Exec<'e> {
                         Some((
                             "taskFailedEventDetails",
                             obj([
-                                ("resourceType", rtype.into()),
-                                ("resource", rname.into()),
+                                ("resourceType", rtype().into()),
+                                ("resource", rname().into()),
                                 ("error", error.clone().into()),
                                 ("cause", cause.clone().into()),
                             ]),
@@ -990,8 +1064,8 @@ impl<'e> Exec<'e> {
                         Some((
                             "taskTimedOutEventDetails",
                             obj([
-                                ("resourceType", rtype.into()),
-                                ("resource", rname.into()),
+                                ("resourceType", rtype().into()),
+                                ("resource", rname().into()),
                                 ("error", "States.Timeout".into()),
                             ]),
                         ))
@@ -1036,33 +1110,28 @@ impl<'e> Exec<'e> {
         f
     }
 
-    fn task_ctx(&self, st: &State, resource: &str, function: Option<&str>, retry: u32) -> TaskContext {
+    fn task_ctx(&self, st: &State, resource: &Arc<str>, function: Option<Arc<str>>, retry: u32) -> TaskContext {
         TaskContext {
             execution_name: self.info.name.clone(),
             execution_arn: self.info.arn.clone(),
             state_machine_name: self.info.machine_name.clone(),
             state_name: st.name.clone(),
-            resource: resource.into(),
-            function_name: function.map(|f| Arc::from(function_name(f))),
+            resource: resource.clone(),
+            function_name: function,
             retry_count: retry,
             clock: self.shared.clock.clone(),
         }
     }
 
-    /// Runs a handler call, bounded by TimeoutSeconds; `None` when it timed out.
-    async fn call<F>(&self, fut: F, timeout: Option<u64>) -> Option<Result<Value, TaskFailure>>
+    /// Runs a handler call bounded by TimeoutSeconds; `None` when it timed out.
+    async fn within<F>(&self, fut: F, secs: u64) -> Option<Result<Value, TaskFailure>>
     where
         F: Future<Output = Result<Value, TaskFailure>>,
     {
-        match timeout {
-            None => Some(fut.await),
-            Some(secs) => {
-                let clock = self.shared.clock.clone();
-                tokio::select! {
-                    r = fut => Some(r),
-                    _ = clock.sleep(Duration::from_secs(secs)) => None,
-                }
-            }
+        let clock = self.shared.clock.clone();
+        tokio::select! {
+            r = fut => Some(r),
+            _ = clock.sleep(Duration::from_secs(secs)) => None,
         }
     }
 
@@ -1233,7 +1302,8 @@ impl<'e> Exec<'e> {
         };
         let started = self.emit("MapIterationStarted", prev, details);
         let mut scope = Vars::child(vars);
-        match self.run_graph(&spec.processor, item_input, item_bound, &mut scope, started).await {
+        // A graph runs inside a graph: the inner one's future is boxed.
+        match Box::pin(self.run_graph(&spec.processor, item_input, item_bound, &mut scope, started)).await {
             Ok((out, out_bound, last)) => {
                 let done = self.emit("MapIterationSucceeded", last, || {
                     Some((
@@ -1288,7 +1358,7 @@ impl<'e> Exec<'e> {
                 let input = branch_input.clone();
                 async move {
                     let mut scope = Vars::child(vars);
-                    self.run_graph(g, input, branch_bound, &mut scope, started).await.map(|r| (i, r))
+                    Box::pin(self.run_graph(g, input, branch_bound, &mut scope, started)).await.map(|r| (i, r))
                 }
             })
             .collect();

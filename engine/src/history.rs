@@ -53,7 +53,8 @@ impl Recorder {
         self.events.is_some()
     }
 
-    /// Adds an event; `details` is only called when recording.
+    /// Adds an event; `at` and `details` are only called when recording.
+    #[inline]
     pub fn emit(
         &self,
         event_type: &str,
@@ -63,20 +64,32 @@ impl Recorder {
     ) -> u64 {
         let id = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(events) = &self.events {
-            let mut d = Map::new();
-            if let Some((key, obj)) = details() {
-                d.insert(key.to_owned(), Value::Object(obj));
-            }
-            let ev = HistoryEvent {
-                timestamp: crate::timestamp::format(&at()),
-                event_type: event_type.to_owned(),
-                id,
-                previous_event_id: prev,
-                details: d,
-            };
-            events.lock().unwrap_or_else(|p| p.into_inner()).push(ev);
+            Self::record(events, id, event_type, prev, at, details);
         }
         id
+    }
+
+    #[inline(never)]
+    fn record(
+        events: &Mutex<Vec<HistoryEvent>>,
+        id: u64,
+        event_type: &str,
+        prev: u64,
+        at: impl FnOnce() -> DateTime<Utc>,
+        details: impl FnOnce() -> Option<(&'static str, Map<String, Value>)>,
+    ) {
+        let mut d = Map::new();
+        if let Some((key, obj)) = details() {
+            d.insert(key.to_owned(), Value::Object(obj));
+        }
+        let ev = HistoryEvent {
+            timestamp: crate::timestamp::format(&at()),
+            event_type: event_type.to_owned(),
+            id,
+            previous_event_id: prev,
+            details: d,
+        };
+        events.lock().unwrap_or_else(|p| p.into_inner()).push(ev);
     }
 
     pub fn take(&self) -> Option<Vec<HistoryEvent>> {

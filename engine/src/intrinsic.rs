@@ -6,12 +6,14 @@
 use std::borrow::Cow;
 
 use base64::Engine as _;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::env::Env;
-use crate::path::JsonPath;
+use chrono::DateTime;
+
+use crate::env::{Ctx, Env, ExecInfo, Vars};
+use crate::path::{take_path, JsonPath, Root};
 use crate::value::{
-    as_integer, bounded, compact, hex, java_string, json_number_f64, json_size, random_uuid, values_equal,
+    as_integer, bounded, compact, hex, java_string, json_number_f64, json_size, random_uuid, size_bound, values_equal,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -74,10 +76,20 @@ pub(crate) enum Arg {
     Str {
         value: Value,
         raw: String,
+        /// The size of `value`.
+        size: usize,
     },
-    Lit(Value),
+    /// A literal (or a constant call's value) and its size.
+    Lit(Value, usize),
     Path(JsonPath),
     Call(Box<Call>),
+}
+
+impl Arg {
+    fn lit(v: Value) -> Arg {
+        let size = json_size(&v);
+        Arg::Lit(v, size)
+    }
 }
 
 /// A parsed intrinsic function call.
@@ -114,13 +126,91 @@ impl Call {
         Ok(call)
     }
 
+    /// The call's value when it is the same at every evaluation: a function other than
+    /// UUID and MathRandom whose arguments are all literals (nested constant calls are
+    /// literals already) and that succeeds on them. Worked out once, at load.
+    pub fn constant(&self) -> Option<Value> {
+        if matches!(self.func, Func::Uuid | Func::MathRandom)
+            || !self.args.iter().all(|a| matches!(a, Arg::Str { .. } | Arg::Lit(..)))
+        {
+            return None;
+        }
+        let exec = ExecInfo {
+            name: "".into(),
+            arn: "".into(),
+            input: Value::Null,
+            input_bound: 4,
+            start_time: DateTime::UNIX_EPOCH,
+            machine_arn: "".into(),
+            machine_name: "".into(),
+            role_arn: "".into(),
+        };
+        let ctx = Ctx { exec: &exec, state: "", entered: DateTime::UNIX_EPOCH, retry: 0, item: None };
+        let vars = Vars::default();
+        self.eval(&Value::Null, &Env { ctx: &ctx, vars: &vars }).ok()
+    }
+
     pub fn eval(&self, data: &Value, env: &Env) -> Result<Value, EvalError> {
-        let mut vals: Vec<Cow<Value>> = Vec::with_capacity(self.args.len());
-        if self.func != Func::Format {
-            for a in &self.args {
-                vals.push(eval_arg(a, data, env)?);
+        if self.func == Func::Format {
+            return self.format(data, env);
+        }
+        self.with_args(|a| eval_arg(a, data, env))
+    }
+
+    /// The function applied to its arguments as `arg` evaluates them (in order, up to
+    /// the first that fails); on the stack for up to three.
+    fn with_args<'x>(
+        &'x self,
+        mut arg: impl FnMut(&'x Arg) -> Result<Cow<'x, Value>, EvalError>,
+    ) -> Result<Value, EvalError> {
+        let args = &self.args;
+        if args.len() <= 3 {
+            let mut few: [Cow<Value>; 3] = Default::default();
+            for (slot, a) in few.iter_mut().zip(args) {
+                *slot = arg(a)?;
+            }
+            self.apply(&mut few[..args.len()])
+        } else {
+            let mut many = Vec::with_capacity(args.len());
+            for a in args {
+                many.push(arg(a)?);
+            }
+            self.apply(&mut many)
+        }
+    }
+
+    /// Evaluates the call as [`Call::eval`] does, moving what its `$` paths select out of
+    /// `data` (left `null` there) instead of copying it. The caller makes sure that those
+    /// paths are disjoint and that every path of the call resolves.
+    pub fn eval_taking(&self, data: &mut Value, env: &Env) -> Result<Value, EvalError> {
+        if self.func == Func::Format {
+            return self.format(data, env);
+        }
+        self.with_args(|a| take_arg(a, data, env))
+    }
+
+    /// The `$` paths of the call and of the calls nested in it.
+    pub fn data_paths<'a>(&'a self, out: &mut Vec<&'a JsonPath>) {
+        for a in &self.args {
+            match a {
+                Arg::Path(p) if p.root == Root::Data => out.push(p),
+                Arg::Call(c) => c.data_paths(out),
+                _ => {}
             }
         }
+    }
+
+    /// Whether every path of the call (any root) resolves.
+    pub fn paths_resolve(&self, data: &Value, env: &Env) -> bool {
+        self.args.iter().all(|a| match a {
+            Arg::Path(p) => env.resolve(p, data).is_ok(),
+            Arg::Call(c) => c.paths_resolve(data, env),
+            _ => true,
+        })
+    }
+
+    /// The function applied to its evaluated arguments (all but Format's).
+    fn apply(&self, vals: &mut [Cow<Value>]) -> Result<Value, EvalError> {
         let fail = |m: String| Err(EvalError::Intrinsic(format!("The function '{}' failed: {m}", self.text)));
         let arr = |i: usize| -> Result<&Vec<Value>, EvalError> {
             vals[i].as_array().ok_or_else(|| {
@@ -142,7 +232,7 @@ impl Call {
             })
         };
         Ok(match self.func {
-            Func::Format => return self.format(data, env),
+            Func::Format => unreachable!("States.Format evaluates its own arguments"),
             Func::StringToJson => {
                 let s = string(0)?;
                 if s.trim().is_empty() {
@@ -155,7 +245,7 @@ impl Call {
                 }
             }
             Func::JsonToString => Value::String(compact(&vals[0])),
-            Func::Array => Value::Array(vals.into_iter().map(Cow::into_owned).collect()),
+            Func::Array => Value::Array(vals.iter_mut().map(|v| std::mem::take(v).into_owned()).collect()),
             Func::ArrayPartition => {
                 let items = arr(0)?;
                 let size = int(1)?;
@@ -247,17 +337,14 @@ impl Call {
                 })
             }
             Func::JsonMerge => {
-                let (Some(a), Some(b)) = (vals[0].as_object(), vals[1].as_object()) else {
+                if vals[0].as_object().is_none() || vals[1].as_object().is_none() {
                     return fail("both arguments to merge must be JSON objects".into());
-                };
+                }
                 if vals[2].as_bool() != Some(false) {
                     return fail("only a shallow merge is supported: the third argument must be false".into());
                 }
-                let mut out: Map<String, Value> = a.clone();
-                for (k, v) in b {
-                    out.insert(k.clone(), v.clone());
-                }
-                Value::Object(out)
+                let b = std::mem::take(&mut vals[1]);
+                merge(std::mem::take(&mut vals[0]), b)
             }
             Func::MathRandom => {
                 let (lo, hi) = (int(0)?, int(1)?);
@@ -314,13 +401,13 @@ impl Call {
     /// else the result's exact size.
     pub fn eval_sized(&self, data: &Value, data_bound: usize, env: &Env) -> Result<(Value, usize), EvalError> {
         let v = self.eval(data, env)?;
-        let n = self.bound(data_bound, env).unwrap_or_else(|| json_size(&v));
+        let n = self.bound(data_bound, env).unwrap_or_else(|| size_bound(&v));
         Ok(bounded(v, n))
     }
 
     /// An upper bound of the result's size known without evaluating the call, if one
     /// is cheap to know.
-    fn bound(&self, data_bound: usize, env: &Env) -> Option<usize> {
+    pub fn bound(&self, data_bound: usize, env: &Env) -> Option<usize> {
         let arg = |i: usize| arg_bound(&self.args[i], data_bound, env);
         Some(match self.func {
             // An i64 or usize in decimal, a boolean, a UUID, a SHA-512 in hex.
@@ -395,18 +482,56 @@ impl Call {
     }
 }
 
+/// The shallow merge of two objects: `a`'s members, replaced or followed by `b`'s.
+fn merge(a: Cow<Value>, b: Cow<Value>) -> Value {
+    let (Value::Object(am), Value::Object(bm)) = (&*a, &*b) else { unreachable!("both arguments are objects") };
+    // When `b` begins with `a`'s keys in `a`'s order (`{"x": null}` merged with an
+    // input that has `x` first), `b` replaces every member of `a` in place: the merge
+    // is `b` itself.
+    if am.len() <= bm.len() && am.keys().zip(bm.keys()).all(|(x, y)| x == y) {
+        return b.into_owned();
+    }
+    let Value::Object(mut out) = a.into_owned() else { unreachable!("an object") };
+    match b {
+        Cow::Owned(Value::Object(bm)) => {
+            for (k, v) in bm {
+                out.insert(k, v);
+            }
+        }
+        b => {
+            for (k, v) in b.as_object().into_iter().flatten() {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}
+
 fn eval_arg<'x>(a: &'x Arg, data: &'x Value, env: &'x Env) -> Result<Cow<'x, Value>, EvalError> {
     match a {
         Arg::Str { value, .. } => Ok(Cow::Borrowed(value)),
-        Arg::Lit(v) => Ok(Cow::Borrowed(v)),
+        Arg::Lit(v, _) => Ok(Cow::Borrowed(v)),
         Arg::Path(p) => env.resolve(p, data).map_err(|_| EvalError::Missing(p.text.clone())),
         Arg::Call(c) => c.eval(data, env).map(Cow::Owned),
     }
 }
 
+/// An argument as [`eval_arg`] gives it, what a `$` path selects moved out of `data`.
+fn take_arg<'x>(a: &'x Arg, data: &mut Value, env: &'x Env) -> Result<Cow<'x, Value>, EvalError> {
+    match a {
+        Arg::Path(p) if p.root == Root::Data => {
+            take_path(data, p).map(Cow::Owned).ok_or_else(|| EvalError::Missing(p.text.clone()))
+        }
+        Arg::Path(p) => env.resolve_outside(p).map_err(|_| EvalError::Missing(p.text.clone())),
+        Arg::Call(c) => c.eval_taking(data, env).map(Cow::Owned),
+        Arg::Str { value, .. } => Ok(Cow::Borrowed(value)),
+        Arg::Lit(v, _) => Ok(Cow::Borrowed(v)),
+    }
+}
+
 fn arg_bound(a: &Arg, data_bound: usize, env: &Env) -> Option<usize> {
     match a {
-        Arg::Str { value, .. } | Arg::Lit(value) => Some(json_size(value)),
+        Arg::Str { size, .. } | Arg::Lit(_, size) => Some(*size),
         Arg::Path(p) => env.bound(p, data_bound),
         Arg::Call(c) => c.bound(data_bound, env),
     }
@@ -496,8 +621,10 @@ impl P<'_> {
                     match c {
                         '\'' => {
                             self.i = start + k + 1;
+                            let value = Value::String(value);
                             return Ok(Arg::Str {
-                                value: Value::String(value),
+                                size: json_size(&value),
+                                value,
                                 raw: self.t[start..start + k].to_owned(),
                             });
                         }
@@ -535,7 +662,13 @@ impl P<'_> {
                 let text = &self.t[from..self.i];
                 JsonPath::parse(text).map(Arg::Path).map_err(|e| format!("invalid path '{text}': {}", e.0))
             }
-            Some('S') => Ok(Arg::Call(Box::new(self.call()?))),
+            Some('S') => {
+                let call = self.call()?;
+                Ok(match call.constant() {
+                    Some(v) => Arg::lit(v),
+                    None => Arg::Call(Box::new(call)),
+                })
+            }
             _ => {
                 let from = self.i;
                 while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '+' | '.')) {
@@ -543,11 +676,11 @@ impl P<'_> {
                 }
                 let word = &self.t[from..self.i];
                 match word {
-                    "true" => Ok(Arg::Lit(Value::Bool(true))),
-                    "false" => Ok(Arg::Lit(Value::Bool(false))),
-                    "null" => Ok(Arg::Lit(Value::Null)),
+                    "true" => Ok(Arg::lit(Value::Bool(true))),
+                    "false" => Ok(Arg::lit(Value::Bool(false))),
+                    "null" => Ok(Arg::lit(Value::Null)),
                     _ => match serde_json::from_str::<Value>(word) {
-                        Ok(v @ Value::Number(_)) => Ok(Arg::Lit(v)),
+                        Ok(v @ Value::Number(_)) => Ok(Arg::lit(v)),
                         _ => Err(format!("'{word}' is not a valid argument")),
                     },
                 }
@@ -585,7 +718,7 @@ mod tests {
             name: "n".into(),
             arn: "arn".into(),
             input: json!({"input_field": {"k": "v"}}),
-            input_size: json_size(&json!({"input_field": {"k": "v"}})),
+            input_bound: json_size(&json!({"input_field": {"k": "v"}})),
             start_time: chrono::Utc::now(),
             machine_arn: "m".into(),
             machine_name: "m".into(),

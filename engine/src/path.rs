@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::value::{json_number_f64, values_equal};
+use crate::value::{json_number_f64, member, member_mut, values_equal};
 
 /// Where a path starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +54,8 @@ pub(crate) struct JsonPath {
     pub root: Root,
     pub segs: Vec<Seg>,
     pub definite: bool,
+    /// `$` followed by names only (`$.a.b`): see [`JsonPath::lookup`].
+    pub names: bool,
 }
 
 /// Why a definite path selected nothing; [`JsonPath::miss_message`] words it as Jayway does.
@@ -96,6 +98,21 @@ impl JsonPath {
     /// A reference path (only names and indexes) as ResultPath requires.
     pub fn is_reference(&self) -> bool {
         self.root == Root::Data && self.segs.iter().all(|s| matches!(s, Seg::Field(_) | Seg::Index(_)))
+    }
+
+    /// For a path of names only, the value it selects in `data`, if any: what
+    /// [`JsonPath::eval`] gives, found with less ado.
+    #[inline]
+    pub fn lookup<'a>(&self, data: &'a Value) -> Option<&'a Value> {
+        debug_assert!(self.names);
+        let mut cur = data;
+        for seg in &self.segs {
+            match (seg, cur) {
+                (Seg::Field(name), Value::Object(m)) => cur = member(m, name)?,
+                _ => return None,
+            }
+        }
+        Some(cur)
     }
 
     /// Evaluates against `data` (the root already resolved by the caller).
@@ -208,7 +225,7 @@ fn select_definite<'a>(segs: &[Seg], data: &'a Value) -> Result<Cow<'a, Value>, 
     for (i, seg) in segs.iter().enumerate() {
         match seg {
             Seg::Field(name) => match cur {
-                Value::Object(map) => match map.get(&**name) {
+                Value::Object(map) => match member(map, name) {
                     Some(v) => cur = v,
                     None if i == last => return Err(Miss::NoResults),
                     None => return Err(Miss::MissingProperty(i)),
@@ -238,6 +255,40 @@ fn select_definite<'a>(segs: &[Seg], data: &'a Value) -> Result<Cow<'a, Value>, 
     Ok(Cow::Borrowed(cur))
 }
 
+/// The value at a definite `$`-rooted path of names and indexes in `v`.
+fn at_mut<'v>(v: &'v mut Value, segs: &[Seg]) -> Option<&'v mut Value> {
+    let mut cur = v;
+    for seg in segs {
+        cur = match (seg, cur) {
+            (Seg::Field(f), Value::Object(m)) => member_mut(m, f)?,
+            (Seg::Index(i), Value::Array(a)) => {
+                let k = array_index(a.len(), *i)?;
+                &mut a[k]
+            }
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+/// Moves the value at a definite `$`-rooted path out of `v` (leaving `null`).
+pub(crate) fn take_at(v: &mut Value, segs: &[Seg]) -> Option<Value> {
+    at_mut(v, segs).map(std::mem::take)
+}
+
+/// Puts `x` back where [`take_path`] took a value from.
+pub(crate) fn put_path(v: &mut Value, p: &JsonPath, x: Value) {
+    if let Some(slot) = at_mut(v, &p.segs) {
+        *slot = x;
+    }
+}
+
+/// Moves the value a definite `$` path of names and indexes selects out of `v`.
+pub(crate) fn take_path(v: &mut Value, p: &JsonPath) -> Option<Value> {
+    debug_assert!(p.root == Root::Data && p.definite && !matches!(p.segs.last(), Some(Seg::Length)));
+    take_at(v, &p.segs)
+}
+
 /// Collects every match of an indefinite path; missing pieces are skipped.
 fn collect<'a>(segs: &[Seg], root: &'a Value, cur: &'a Value, out: &mut Vec<&'a Value>) {
     let Some((seg, rest)) = segs.split_first() else {
@@ -246,7 +297,7 @@ fn collect<'a>(segs: &[Seg], root: &'a Value, cur: &'a Value, out: &mut Vec<&'a 
     };
     match seg {
         Seg::Field(name) => {
-            if let Some(v) = cur.as_object().and_then(|m| m.get(&**name)) {
+            if let Some(v) = cur.as_object().and_then(|m| member(m, name)) {
                 collect(rest, root, v, out);
             }
         }
@@ -522,7 +573,8 @@ impl<'t> Parser<'t> {
                 return err("length() must be the last step of a path");
             }
         }
-        Ok(JsonPath { text: self.text[start..self.i].into(), root, segs, definite })
+        let names = root == Root::Data && segs.iter().all(|s| matches!(s, Seg::Field(_)));
+        Ok(JsonPath { text: self.text[start..self.i].into(), root, segs, definite, names })
     }
 
     /// Reads steps until the path ends; inside a filter, a path also ends at an operator.

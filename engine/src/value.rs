@@ -1,9 +1,7 @@
 //! JSON value helpers with Step Functions' (Java) behaviour: compact text, sizes,
 //! numeric equality and `toString` rendering as `States.Format` shows values.
 
-use std::io;
-
-use serde_json::{Number, Value};
+use serde_json::{Map, Number, Value};
 
 /// The payload size quota of Step Functions (256 KiB).
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
@@ -13,23 +11,54 @@ pub fn compact(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-struct Counter(usize);
-
-impl io::Write for Counter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+/// Bytes of the compact JSON text of `v` as serde_json writes it, counted without
+/// building it (a walk of the tree; strings are scanned for the bytes JSON escapes).
+pub fn json_size(v: &Value) -> usize {
+    match v {
+        Value::Null => 4,
+        Value::Bool(true) => 4,
+        Value::Bool(false) => 5,
+        // The number's text, as parsed or made (serde_json's arbitrary precision).
+        Value::Number(n) => n.as_str().len(),
+        Value::String(s) => str_size(s),
+        Value::Array(items) => items.iter().fold(1 + items.len().max(1), |n, x| n + json_size(x)),
+        Value::Object(m) => m.iter().fold(1 + m.len().max(1), |n, (k, x)| n + str_size(k) + 1 + json_size(x)),
     }
 }
 
-/// Bytes of the compact JSON text of `v`, counted without building it.
-pub fn json_size<T: serde::Serialize + ?Sized>(v: &T) -> usize {
-    let mut c = Counter(0);
-    let _ = serde_json::to_writer(&mut c, v);
-    c.0
+/// An upper bound of [`json_size`] found by walking the tree without reading any
+/// text: a byte of a string or key takes at most six bytes in JSON (`\u00XX`). Cheap
+/// enough for documents nothing else bounds (the execution input, a task's result);
+/// [`within_limit`] measures a document exactly when its bound exceeds the quota.
+pub fn size_bound(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(true) => 4,
+        Value::Bool(false) => 5,
+        Value::Number(n) => n.as_str().len(),
+        Value::String(s) => 2 + 6 * s.len(),
+        Value::Array(items) => items.iter().fold(1 + items.len().max(1), |n, x| n + size_bound(x)),
+        Value::Object(m) => m.iter().fold(1 + m.len().max(1), |n, (k, x)| n + 3 + 6 * k.len() + size_bound(x)),
+    }
+}
+
+/// Bytes of a JSON string literal: quotes, text and escapes (`\"`, `\\`, `\n`-style
+/// for five control characters, `\u00XX` for the others).
+pub fn str_size(s: &str) -> usize {
+    let bytes = s.as_bytes();
+    // Counted without branching so that the loop is vectorized; escapes are rare.
+    let special = bytes.iter().filter(|&&b| b < 0x20 || b == b'"' || b == b'\\').count();
+    if special == 0 {
+        return 2 + bytes.len();
+    }
+    let extra: usize = bytes
+        .iter()
+        .map(|&b| match b {
+            b'"' | b'\\' | 0x08 | 0x09 | 0x0a | 0x0c | 0x0d => 1,
+            0..=0x1f => 5,
+            _ => 0,
+        })
+        .sum();
+    2 + bytes.len() + extra
 }
 
 /// A document with an upper bound of its size (`bound ≥ json_size(value)`), so that the
@@ -50,6 +79,49 @@ pub(crate) fn within_limit(value: &Value, bound: usize) -> Option<usize> {
     }
     let exact = json_size(value);
     (exact <= MAX_PAYLOAD_BYTES).then_some(exact)
+}
+
+/// Objects up to this many members are searched by comparing keys rather than hashing
+/// the key (serde_json's map hashes with SipHash, which costs more than a few
+/// comparisons of short keys).
+const SCAN_MAX: usize = 12;
+
+/// The member `key` of `m`, as `m.get(key)`.
+#[inline]
+pub(crate) fn member<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if m.len() <= SCAN_MAX {
+        m.iter().find(|(k, _)| key_eq(k, key)).map(|(_, v)| v)
+    } else {
+        m.get(key)
+    }
+}
+
+/// The member `key` of `m`, as `m.get_mut(key)`.
+#[inline]
+pub(crate) fn member_mut<'a>(m: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Value> {
+    if m.len() <= SCAN_MAX {
+        m.iter_mut().find(|(k, _)| key_eq(k, key)).map(|(_, v)| v)
+    } else {
+        m.get_mut(key)
+    }
+}
+
+/// `a == b`, comparing keys of 4 to 16 bytes (most keys) as two overlapping words
+/// each rather than through `memcmp`.
+#[inline]
+fn key_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or_default());
+    let half = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().unwrap_or_default());
+    match n {
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => a == b,
+    }
 }
 
 /// A JSON number as f64 (arbitrary-precision text parsed once).
@@ -165,6 +237,58 @@ mod tests {
         let b: Value = serde_json::from_str("[1.0, 2.5]").unwrap();
         assert!(values_equal(&a, &b));
         assert!(!values_equal(&json!(true), &json!(1)));
+    }
+
+    #[test]
+    fn sizes_are_those_of_serde_json_compact_text() {
+        let mut every_byte = String::new();
+        for c in (0u8..0x80).map(char::from).chain("é€😀\u{2028}".chars()) {
+            every_byte.push(c);
+        }
+        let docs = [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!([]),
+            json!({}),
+            json!([[], {}, [null]]),
+            json!({"a": "bc", "": [1, -2.50, 1e300], "\"\\\n": {"x\u{1}": "\u{7f}"}}),
+            json!(every_byte),
+            json!({ every_byte.clone(): [every_byte.clone(), every_byte] }),
+            serde_json::from_str(r#"[1.0, -0, 12345678901234567890123, 1E400, 0.1e-7]"#).unwrap(),
+        ];
+        for d in docs {
+            assert_eq!(json_size(&d), compact(&d).len(), "{}", compact(&d));
+            assert!(size_bound(&d) >= json_size(&d), "{}", compact(&d));
+        }
+        let controls: String = (0u8..0x20).map(char::from).filter(|c| !"\u{8}\t\n\u{c}\r".contains(*c)).collect();
+        let d = json!({ controls.clone(): controls });
+        assert_eq!(size_bound(&d), json_size(&d), "the bound is exact for text that is all \\u00XX escapes");
+    }
+
+    #[test]
+    fn members_are_found_by_comparing_keys_of_every_length() {
+        let keys: Vec<String> = (0..40).map(|n| (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect()).collect();
+        for n in [3, SCAN_MAX, SCAN_MAX + 1, 40] {
+            let mut m = Map::new();
+            for (i, k) in keys[..n].iter().enumerate() {
+                m.insert(k.clone(), json!(i));
+            }
+            for (i, k) in keys.iter().enumerate() {
+                let want = (i < n).then(|| json!(i));
+                assert_eq!(member(&m, k), want.as_ref(), "{k} in {n}");
+                assert_eq!(member_mut(&mut m, k).map(|v| v.clone()), want, "{k} in {n}");
+                let mut other = k.clone().into_bytes();
+                if let Some(last) = other.last_mut() {
+                    *last = b'_';
+                    assert_eq!(member(&m, std::str::from_utf8(&other).unwrap()), None);
+                }
+                if other.len() > 1 {
+                    other[0] = b'_';
+                    assert_eq!(member(&m, std::str::from_utf8(&other).unwrap()), None);
+                }
+            }
+        }
     }
 
     #[test]
