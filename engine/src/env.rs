@@ -26,6 +26,25 @@ pub(crate) struct ExecInfo {
     pub role_arn: Arc<str>,
 }
 
+/// The leaves of the context object a state can read without building it: `$$.A.B`.
+const CONTEXT_LEAVES: [(&str, &str); 10] = [
+    ("Execution", "Id"),
+    ("Execution", "Name"),
+    ("Execution", "StartTime"),
+    ("Execution", "RoleArn"),
+    ("Execution", "RedriveCount"),
+    ("StateMachine", "Id"),
+    ("StateMachine", "Name"),
+    ("State", "Name"),
+    ("State", "EnteredTime"),
+    ("State", "RetryCount"),
+];
+
+/// The index in [`CONTEXT_LEAVES`] of `$$.top.key`.
+pub(crate) fn context_leaf(top: &str, key: &str) -> Option<usize> {
+    CONTEXT_LEAVES.iter().position(|&(t, k)| t == top && k == key)
+}
+
 /// The context object of one state at one moment.
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
@@ -37,19 +56,20 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn leaf(&self, top: &str, key: &str) -> Option<Value> {
+    /// The leaf `CONTEXT_LEAVES[i]` of the context object.
+    fn leaf(&self, i: usize) -> Option<Value> {
         let s = |t: &str| Some(Value::String(t.to_owned()));
-        match (top, key) {
-            ("Execution", "Id") => s(&self.exec.arn),
-            ("Execution", "Name") => s(&self.exec.name),
-            ("Execution", "StartTime") => Some(Value::String(crate::timestamp::format(&self.exec.start_time))),
-            ("Execution", "RoleArn") => s(&self.exec.role_arn),
-            ("Execution", "RedriveCount") => Some(Value::from(0)),
-            ("StateMachine", "Id") => s(&self.exec.machine_arn),
-            ("StateMachine", "Name") => s(&self.exec.machine_name),
-            ("State", "Name") => s(self.state),
-            ("State", "EnteredTime") => Some(Value::String(crate::timestamp::format(&self.entered))),
-            ("State", "RetryCount") => Some(Value::from(self.retry)),
+        match i {
+            0 => s(&self.exec.arn),
+            1 => s(&self.exec.name),
+            2 => Some(Value::String(crate::timestamp::format(&self.exec.start_time))),
+            3 => s(&self.exec.role_arn),
+            4 => Some(Value::from(0)),
+            5 => s(&self.exec.machine_arn),
+            6 => s(&self.exec.machine_name),
+            7 => s(self.state),
+            8 => Some(Value::String(crate::timestamp::format(&self.entered))),
+            9 => Some(Value::from(self.retry)),
             _ => None,
         }
     }
@@ -87,6 +107,9 @@ impl Ctx<'_> {
 
     /// Evaluates a `$$` path, touching only the part of the context it names.
     fn eval<'x>(&'x self, path: &JsonPath) -> Result<Cow<'x, Value>, Miss> {
+        if let Some(v) = path.leaf.and_then(|i| self.leaf(usize::from(i))) {
+            return Ok(Cow::Owned(v));
+        }
         if path.definite {
             let field = |i: usize| match path.segs.get(i) {
                 Some(Seg::Field(f)) => Some(&**f),
@@ -107,7 +130,7 @@ impl Ctx<'_> {
                     }
                 }
                 (Some(top), Some(key), None) if path.segs.len() == 2 => {
-                    if let Some(v) = self.leaf(top, key) {
+                    if let Some(v) = context_leaf(top, key).and_then(|i| self.leaf(i)) {
                         return Ok(Cow::Owned(v));
                     }
                 }
@@ -217,6 +240,13 @@ impl<'a> Env<'a> {
         let n = self.bound(path, data_bound).unwrap_or_else(|| size_bound(&v));
         debug_assert!(json_size(&v) <= n, "path {} bound {n}", path.text);
         Ok((v, n))
+    }
+
+    /// The value of a `$$.A.B` path that reads a leaf of the context object the context
+    /// gives without being built (`$$.Execution.Name`, ...), as [`Env::resolve`] gives it.
+    #[inline]
+    pub fn context_leaf(&self, path: &JsonPath) -> Option<Value> {
+        path.leaf.and_then(|i| self.ctx.leaf(usize::from(i)))
     }
 
     /// Resolves `path` with `$` bound to `data`.

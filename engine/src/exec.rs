@@ -449,7 +449,9 @@ impl<'e> Exec<'e> {
                     DateTime::UNIX_EPOCH
                 };
                 let recording = self.rec.recording();
-                let entered = self.emit(event(&st.kind, false), prev, || {
+                // Event types are only looked up for recorded events.
+                let ty = |exited| if recording { event(&st.kind, exited) } else { "" };
+                let entered = self.emit(ty(false), prev, || {
                     let mut d = obj([("name", Value::String(st.name.to_string()))]);
                     if recording {
                         payload(&mut d, "input", &input);
@@ -467,7 +469,7 @@ impl<'e> Exec<'e> {
                 let Some(out_bound) = within_limit(&step.output, step.bound) else {
                     return Err(self.data_limit(st, step.last));
                 };
-                let exited = self.emit(event(&st.kind, true), step.last, || {
+                let exited = self.emit(ty(true), step.last, || {
                     let mut d = obj([("name", Value::String(st.name.to_string()))]);
                     payload(&mut d, "output", &step.output);
                     Some(("stateExitedEventDetails", d))

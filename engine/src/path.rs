@@ -56,6 +56,9 @@ pub(crate) struct JsonPath {
     pub definite: bool,
     /// `$` followed by names only (`$.a.b`): see [`JsonPath::lookup`].
     pub names: bool,
+    /// For `$$.A.B`, the leaf of the context object it reads, if one of those the
+    /// context gives without being built (`$$.Execution.Name`, ...).
+    pub leaf: Option<u8>,
 }
 
 /// Why a definite path selected nothing; [`JsonPath::miss_message`] words it as Jayway does.
@@ -574,7 +577,13 @@ impl<'t> Parser<'t> {
             }
         }
         let names = root == Root::Data && segs.iter().all(|s| matches!(s, Seg::Field(_)));
-        Ok(JsonPath { text: self.text[start..self.i].into(), root, segs, definite, names })
+        let leaf = match (&root, &segs[..]) {
+            (Root::Context, [Seg::Field(top), Seg::Field(key)]) => {
+                crate::env::context_leaf(top, key).and_then(|i| u8::try_from(i).ok())
+            }
+            _ => None,
+        };
+        Ok(JsonPath { text: self.text[start..self.i].into(), root, segs, definite, names, leaf })
     }
 
     /// Reads steps until the path ends; inside a filter, a path also ends at an operator.

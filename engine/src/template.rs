@@ -369,11 +369,18 @@ impl Tmpl {
     pub fn eval_sized(&self, data: &Value, data_bound: usize, env: &Env) -> Result<(Value, usize), String> {
         match self {
             Tmpl::Lit(v, n) => Ok((v.clone(), *n)),
-            Tmpl::Path(field, p) => match p.names.then(|| p.lookup(data)).flatten() {
-                // A definite `$` path selects a part of the data.
-                Some(v) => Ok((v.clone(), data_bound)),
-                None => eval_path(field, p, data, data_bound, env),
-            },
+            Tmpl::Path(field, p) => {
+                if p.names {
+                    if let Some(v) = p.lookup(data) {
+                        // A definite `$` path selects a part of the data.
+                        return Ok((v.clone(), data_bound));
+                    }
+                } else if let Some(v) = env.context_leaf(p) {
+                    let n = size_bound(&v);
+                    return Ok((v, n));
+                }
+                eval_path(field, p, data, data_bound, env)
+            }
             _ => self.eval_composite(data, data_bound, env),
         }
     }
