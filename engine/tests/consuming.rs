@@ -113,3 +113,19 @@ async fn the_normalize_pattern_gives_missing_members_as_null_and_keeps_the_input
     let keys: Vec<String> = out.output.unwrap().as_object().unwrap().keys().cloned().collect();
     assert_eq!(keys, ["invoice", "source", "x"]);
 }
+
+#[tokio::test]
+async fn the_object_around_a_sole_field_is_still_held_to_the_quota() {
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+        "Parameters": {"k.$": "$"}, "OutputPath": "$.k", "End": true}}});
+    // The input is a string of `bytes` bytes of JSON; `{"k":…}` takes 6 more.
+    let string_of = |bytes: usize| json!("x".repeat(bytes - 2));
+    let fits = run(def.clone(), &string_of(engine::MAX_PAYLOAD_BYTES - 6)).await;
+    assert!(fits.succeeded(), "{:?}", fits.cause);
+    let over = run(def, &string_of(engine::MAX_PAYLOAD_BYTES - 5)).await;
+    assert_eq!(over.error.as_deref(), Some("States.DataLimitExceeded"), "{:?}", over.cause);
+    assert_eq!(
+        over.cause.as_deref(),
+        Some("The state/task 'P' returned a result with a size exceeding the maximum number of bytes service limit.")
+    );
+}
