@@ -36,6 +36,7 @@ pub mod compose;
 pub mod error;
 pub mod event;
 pub mod handler;
+mod json;
 pub mod logging;
 pub mod message;
 pub mod notifier;

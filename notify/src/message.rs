@@ -7,11 +7,12 @@
 //! [`crate::compose()`]; sending it is a [`crate::Notifier`]'s job.
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use workflow::{FieldError, Source};
 
 use crate::event::{DuplicateOf, EventType, FileInfo, Topic};
+use crate::json::Object;
 
 /// Longest subject, in characters: 99. The design's contract is "at most
 /// 100", but SNS's Publish API requires a subject "less than 100 characters
@@ -138,20 +139,22 @@ pub struct Message {
 impl Message {
     /// The `default` body: the document as JSON text.
     pub fn default_body(&self) -> String {
-        serde_json::to_string(&self.document).expect(SERIALIZES)
+        let mut out = Vec::with_capacity(1024);
+        self.document.write_json(&mut out);
+        json_text(out)
     }
 
     /// SNS's `Message` for `MessageStructure=json`: `{"default", "email", "sms"}`,
     /// each a JSON string.
     pub fn sns_message(&self) -> String {
-        #[derive(Serialize)]
-        struct Structure<'a> {
-            default: &'a str,
-            email: &'a str,
-            sms: &'a str,
-        }
         let default = self.default_body();
-        serde_json::to_string(&Structure { default: &default, email: &self.email, sms: &self.sms }).expect(SERIALIZES)
+        let mut out = Vec::with_capacity(2 * (default.len() + self.email.len() + self.sms.len()) + 64);
+        let mut structure = Object::new(&mut out);
+        structure.str("default", &default);
+        structure.str("email", &self.email);
+        structure.str("sms", &self.sms);
+        structure.end();
+        json_text(out)
     }
 
     /// The attributes as one JSON object (`{"eventType": "...", "amount": 1500.00}`).
@@ -165,18 +168,92 @@ impl Message {
     }
 }
 
-/// Serializing these types cannot fail: plain structs of strings, numbers and
-/// enums, maps with string keys, no floats.
-const SERIALIZES: &str = "a message's parts always serialize to JSON";
-
-/// Serializes as the attributes' JSON object.
-pub(crate) fn serialize_attributes<S: Serializer>(attributes: &[Attribute], serializer: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut map = serializer.serialize_map(Some(attributes.len()))?;
-    for a in attributes {
-        map.serialize_entry(a.name, &a.value.to_json())?;
+impl Document {
+    /// Writes the document as JSON text: the bytes of its `Serialize` form,
+    /// written directly (it is written once per notification).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        // Every field is named, so that a new one is not forgotten here.
+        let Document {
+            event_id,
+            event_type,
+            execution_name,
+            invoice_id,
+            customer_id,
+            invoice_number,
+            amount,
+            currency,
+            due_date,
+            processed_at,
+            duplicate_of,
+            errors,
+            error_count,
+            failure,
+            file,
+            source,
+        } = self;
+        let mut doc = Object::new(out);
+        doc.str("eventId", event_id);
+        doc.str("eventType", event_type.as_str());
+        doc.str("executionName", execution_name);
+        doc.opt_str("invoiceId", invoice_id.as_deref());
+        doc.opt_str("customerId", customer_id.as_deref());
+        doc.opt_str("invoiceNumber", invoice_number.as_deref());
+        doc.opt_str("amount", amount.as_deref());
+        doc.opt_str("currency", currency.as_deref());
+        doc.opt_str("dueDate", due_date.as_deref());
+        doc.opt_str("processedAt", processed_at.as_deref());
+        if let Some(duplicate_of) = duplicate_of {
+            doc.serde("duplicateOf", duplicate_of);
+        }
+        if !errors.is_empty() {
+            doc.serde("errors", errors);
+        }
+        if let Some(n) = error_count {
+            doc.integer("errorCount", *n as u64);
+        }
+        if let Some(failure) = failure {
+            doc.serde("failure", failure);
+        }
+        if let Some(file) = file {
+            doc.serde("file", file);
+        }
+        if let Some(source) = source {
+            doc.with("source", |out| write_source(out, source));
+        }
+        doc.end();
     }
-    map.end()
+}
+
+/// A source as its `Serialize` form writes it.
+fn write_source(out: &mut Vec<u8>, source: &Source) {
+    let Source { bucket, key, etag, version_id, record, line } = source;
+    let mut object = Object::new(out);
+    object.str("bucket", bucket);
+    object.str("key", key);
+    object.opt_str("etag", etag.as_deref());
+    object.opt_str("versionId", version_id.as_deref());
+    object.integer("record", *record);
+    object.integer("line", *line);
+    object.end();
+}
+
+/// Writes the attributes as one JSON object, as [`Message::attributes_json`] has them.
+pub(crate) fn write_attributes(out: &mut Vec<u8>, attributes: &[Attribute]) {
+    let mut object = Object::new(out);
+    for a in attributes {
+        match &a.value {
+            AttributeValue::String(s) => object.str(a.name, s),
+            // A Decimal's text is a JSON number: an optional sign, digits, an
+            // optional point and digits (never an exponent).
+            AttributeValue::Number(d) => object.number(a.name, d),
+        }
+    }
+    object.end();
+}
+
+/// The JSON text written by [`crate::json`], which only writes UTF-8.
+fn json_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).expect("JSON text is UTF-8")
 }
 
 #[cfg(test)]

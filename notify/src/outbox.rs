@@ -33,13 +33,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use workflow::Source;
 
 use crate::error::NotifyError;
-use crate::event::{EventType, Topic};
-use crate::message::{serialize_attributes, Attribute, Document, Message};
+use crate::json::Object;
+use crate::message::{write_attributes, Message};
 use crate::notifier::{Notifier, Published};
 
 /// How many of this process's most recent events are remembered for dedupe.
@@ -205,19 +205,7 @@ impl Outbox {
     pub fn append(&self, message: &Message) -> Result<Appended, OutboxError> {
         let key = key_of(&message.event_id);
         let message_id = message_id_of(key);
-        let mut line = serde_json::to_vec(&Line {
-            event_id: &message.event_id,
-            message_id: &message_id,
-            topic: message.topic,
-            event_type: message.event_type,
-            subject: &message.subject,
-            attributes: &message.attributes,
-            default: &message.document,
-            email: &message.email,
-            sms: &message.sms,
-        })
-        .map_err(|e| OutboxError::Io { path: self.path.clone(), source: e.into() })?;
-        line.push(b'\n');
+        let line = encode_line(message, &message_id);
 
         let mut state = self.lock();
         if state.held.contains(&key) {
@@ -273,20 +261,24 @@ impl Notifier for Outbox {
     }
 }
 
-/// One outbox line, as written.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Line<'a> {
-    event_id: &'a str,
-    message_id: &'a str,
-    topic: Topic,
-    event_type: EventType,
-    subject: &'a str,
-    #[serde(serialize_with = "serialize_attributes")]
-    attributes: &'a [Attribute],
-    default: &'a Document,
-    email: &'a str,
-    sms: &'a str,
+/// One outbox line: the message as a JSON object, and a newline.
+fn encode_line(message: &Message, message_id: &str) -> Vec<u8> {
+    // Room for the texts escaped (a line break takes two bytes) and the rest.
+    let texts = message.subject.len() + message.email.len() + message.sms.len();
+    let mut line = Vec::with_capacity(texts + texts / 8 + 1024);
+    let mut object = Object::new(&mut line);
+    object.str("eventId", &message.event_id);
+    object.str("messageId", message_id);
+    object.str("topic", message.topic.as_str());
+    object.str("eventType", message.event_type.as_str());
+    object.str("subject", &message.subject);
+    object.with("attributes", |out| write_attributes(out, &message.attributes));
+    object.with("default", |out| message.document.write_json(out));
+    object.str("email", &message.email);
+    object.str("sms", &message.sms);
+    object.end();
+    line.push(b'\n');
+    line
 }
 
 /// Cuts off a line torn by a crash (the bytes after the last newline, unless
@@ -354,10 +346,19 @@ fn key_of(event_id: &str) -> u128 {
     u128::from_be_bytes(bytes)
 }
 
-/// The outbox's message id for a key, shaped like SNS's (a UUID's groups).
+/// The outbox's message id for a key, shaped like SNS's: the key's 32 hex
+/// digits in a UUID's groups (8-4-4-4-12).
 fn message_id_of(key: u128) -> String {
-    let hex = format!("{key:032x}");
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(36);
+    for (i, byte) in key.to_be_bytes().into_iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            id.push('-');
+        }
+        id.push(char::from(HEX[usize::from(byte >> 4)]));
+        id.push(char::from(HEX[usize::from(byte & 15)]));
+    }
+    id
 }
 
 /// The deterministic message id the outbox gives an event.
@@ -389,4 +390,16 @@ impl Hasher for KeyHasher {
 /// `[error] Invoice INV-2 (CUST-9) rejected: amount must be greater than 0, got -5.`
 pub fn console_line(message: &Message) -> String {
     format!("[{}] {}", message.topic, message.sms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_the_key_in_uuid_groups() {
+        assert_eq!(message_id_of(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210), "01234567-89ab-cdef-fedc-ba9876543210");
+        assert_eq!(message_id_of(1), "00000000-0000-0000-0000-000000000001");
+        assert_eq!(outbox_message_id("INV-1-abc:INVOICE_PROCESSED").len(), 36);
+    }
 }

@@ -217,6 +217,18 @@ fn long_inputs() -> Vec<NotifyInput> {
 }
 
 #[test]
+fn bodies_are_serde_json_text() {
+    // The document and SNS's message are written directly: byte for byte
+    // what serde_json writes for them.
+    for input in long_inputs().iter().chain(every_sample().iter().map(|(_, i)| i)) {
+        let m = compose(input);
+        assert_eq!(m.default_body(), serde_json::to_string(&m.document).unwrap());
+        let structure = json!({"default": m.default_body(), "email": m.email, "sms": m.sms});
+        assert_eq!(m.sns_message(), serde_json::to_string(&structure).unwrap());
+    }
+}
+
+#[test]
 fn subject_and_sms_stay_within_their_limits() {
     // SNS refuses a subject of 100 characters ("less than 100 characters long").
     assert_eq!(MAX_SUBJECT, 99);

@@ -52,6 +52,28 @@ fn a_line_holds_what_sns_would_receive() {
     assert_eq!(lines(&path).len(), 1);
 }
 
+#[test]
+fn a_line_is_serde_json_text_of_its_parts() {
+    // The outbox writes its lines directly: byte for byte what serde_json
+    // writes for the same parts, in the same order.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.jsonl");
+    let outbox = Outbox::open(&path).unwrap();
+    let mut expected = String::new();
+    for (_, input) in common::every_sample() {
+        let message = compose(&input);
+        let appended = outbox.append(&message).unwrap();
+        let line = serde_json::json!({
+            "eventId": message.event_id, "messageId": appended.message_id, "topic": message.topic,
+            "eventType": message.event_type, "subject": message.subject, "attributes": message.attributes_json(),
+            "default": message.document, "email": message.email, "sms": message.sms,
+        });
+        expected.push_str(&serde_json::to_string(&line).unwrap());
+        expected.push('\n');
+    }
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+}
+
 #[tokio::test]
 async fn a_retried_step_writes_its_event_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,208 @@
+//! A small JSON writer for what is written once per notification (the outbox
+//! line, the event document): the bytes serde_json's compact serializer
+//! writes, without its per-field and per-byte overhead.
+//!
+//! Strings are escaped exactly as serde_json escapes them: `"` and `\`, the
+//! short escapes `\b \f \n \r \t`, any other control character below U+0020
+//! as `\u00xx` (lowercase hex); everything else, non-ASCII included, as is.
+//! The tests check the output against serde_json.
+
+use std::fmt::Display;
+use std::io::Write as _;
+
+use serde::Serialize;
+
+/// Writes `text` as a JSON string.
+pub fn write_str(out: &mut Vec<u8>, text: &str) {
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    let mut rest = text.as_bytes();
+    while let Some(i) = first_to_escape(rest) {
+        out.extend_from_slice(&rest[..i]);
+        write_escape(out, rest[i]);
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
+}
+
+/// Whether a JSON string must escape this byte.
+fn must_escape(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// The index of the first byte to escape.
+fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    let (words, tail) = bytes.as_chunks::<8>();
+    for (n, word) in words.iter().enumerate() {
+        let flags = to_escape_in(u64::from_le_bytes(*word));
+        if flags != 0 {
+            return Some(n * 8 + flags.trailing_zeros() as usize / 8);
+        }
+    }
+    tail.iter().position(|&b| must_escape(b)).map(|i| words.len() * 8 + i)
+}
+
+/// Flags the bytes of `word` (8 bytes, the first in the low bits) that
+/// [`must_escape`], eight at a time and without branches: the classic test
+/// for a byte below `n` (`(x - n) & !x` has the high bit set), for a zero
+/// byte after XOR with `"` or `\`. The lowest flag is exact; the ones above
+/// it may not be (a borrow carries), so only the lowest is used.
+fn to_escape_in(word: u64) -> u64 {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH_BITS: u64 = ONES << 7;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH_BITS;
+    below(word, 0x20) | below(word ^ (ONES * u64::from(b'"')), 1) | below(word ^ (ONES * u64::from(b'\\')), 1)
+}
+
+fn write_escape(out: &mut Vec<u8>, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short = match byte {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        0x08 => b'b',
+        0x0c => b'f',
+        b'\n' => b'n',
+        b'\r' => b'r',
+        b'\t' => b't',
+        _ => {
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+            return;
+        }
+    };
+    out.extend_from_slice(&[b'\\', short]);
+}
+
+/// A JSON object being written: its members in the order they are given.
+pub struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    empty: bool,
+}
+
+impl<'a> Object<'a> {
+    /// Opens an object.
+    pub fn new(out: &'a mut Vec<u8>) -> Object<'a> {
+        out.push(b'{');
+        Object { out, empty: true }
+    }
+
+    /// Starts a member: `"name":` (names are plain ASCII: written as they are).
+    #[inline]
+    fn key(&mut self, name: &str) -> &mut Vec<u8> {
+        debug_assert!(!name.bytes().any(must_escape), "{name}");
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    /// A string member.
+    #[inline]
+    pub fn str(&mut self, name: &str, value: &str) {
+        write_str(self.key(name), value);
+    }
+
+    /// A string member, left out when `None`.
+    #[inline]
+    pub fn opt_str(&mut self, name: &str, value: Option<&str>) {
+        if let Some(value) = value {
+            self.str(name, value);
+        }
+    }
+
+    /// An integer member.
+    #[inline]
+    pub fn integer(&mut self, name: &str, value: u64) {
+        let out = self.key(name);
+        serde_json::to_writer(out, &value).expect("an integer always serializes");
+    }
+
+    /// A member whose JSON text is `value`'s `Display` text (a number).
+    pub fn number(&mut self, name: &str, value: impl Display) {
+        let out = self.key(name);
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{value}");
+    }
+
+    /// A member written by `write` (a nested object).
+    #[inline]
+    pub fn with(&mut self, name: &str, write: impl FnOnce(&mut Vec<u8>)) {
+        write(self.key(name));
+    }
+
+    /// A member serialized by serde_json (for the parts that are rarely there).
+    pub fn serde(&mut self, name: &str, value: &impl Serialize) {
+        let out = self.key(name);
+        serde_json::to_writer(out, value).expect("a message's parts always serialize to JSON");
+    }
+
+    /// Closes the object.
+    pub fn end(self) {
+        self.out.push(b'}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_str(text: &str) -> String {
+        let mut out = Vec::new();
+        write_str(&mut out, text);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut texts: Vec<String> = (0u8..=0x7f).map(|b| char::from(b).to_string()).collect();
+        texts.extend(
+            [
+                "",
+                "plain",
+                "a \"quoted\" \\path\\ and\na line\r\n\ttab",
+                "\u{85}\u{2028}\u{2029}é日本👍\u{7f}",
+                "\u{80}\u{a2}\u{dc}\u{5c22}\u{2222}\u{1f20}\"\u{0}\u{1}x\u{0}\u{20}\u{21}\u{5b}\u{5d}",
+                "exactly sixteen!",
+                "fifteen bytes!!",
+                "seventeen bytes!!",
+            ]
+            .map(String::from),
+        );
+        // Every character up to U+0800 and a few beyond, in one text.
+        texts.push((0..0x800).chain([0x2028, 0x2222, 0x5c5c, 0xffff, 0x1_f4a9]).filter_map(char::from_u32).collect());
+        // Escapes at every position of a block and across block edges.
+        for len in 0..40 {
+            for (i, special) in ["\"", "\\", "\n", "\u{1}", "\u{1f}", "é"].iter().enumerate() {
+                texts.push(format!("{}{special}{}", "x".repeat(len), "y".repeat(i * 7)));
+            }
+        }
+        for text in &texts {
+            assert_eq!(json_str(text), serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn objects_have_their_members_in_order() {
+        let mut out = Vec::new();
+        let mut object = Object::new(&mut out);
+        object.str("a", "x\"y");
+        object.opt_str("skipped", None);
+        object.opt_str("b", Some(""));
+        object.number("n", 1500.5);
+        object.integer("i", u64::MAX);
+        object.with("nested", |out| Object::new(out).end());
+        object.serde("list", &vec!["p", "q"]);
+        object.end();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"a":"x\"y","b":"","n":1500.5,"i":18446744073709551615,"nested":{},"list":["p","q"]}"#
+        );
+        let mut out = Vec::new();
+        Object::new(&mut out).end();
+        assert_eq!(out, b"{}");
+    }
+}
