@@ -71,7 +71,7 @@ pub fn compose(input: &NotifyInput) -> Message {
 /// What the texts are made of, read once.
 struct Facts<'a> {
     input: &'a NotifyInput,
-    view: InvoiceView,
+    view: InvoiceView<'a>,
     /// The amount for people ([`InvoiceView::amount_label`]), formatted once.
     amount: String,
     event_id: String,
@@ -189,7 +189,7 @@ impl<'a> Facts<'a> {
             ("Due date", self.view.due_label()),
         ]);
         if let Some(d) = &self.view.description {
-            rows.push(("Description", Cow::Borrowed(d)));
+            rows.push(("Description", Cow::Borrowed(d.as_ref())));
         }
         if let Some(t) = self.view.not_an_object {
             rows.push(("Note", Cow::Owned(format!("the submitted invoice is {} {t}, not an object", article(t)))));
@@ -265,11 +265,12 @@ fn lambda_cause(cause: &str, field: &str) -> Option<String> {
 
 /// Aligned `Label: value` lines (the labels are ASCII: bytes are characters).
 fn table(out: &mut String, rows: &[(&str, Cow<'_, str>)]) {
+    const SPACES: &str = "                        ";
     let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0) + 1;
     for (label, value) in rows {
         out.push_str(label);
         out.push(':');
-        out.extend(std::iter::repeat_n(' ', width - label.len()));
+        out.push_str(&SPACES[..width - label.len()]);
         out.push_str(value);
         out.push('\n');
     }
@@ -310,10 +311,13 @@ fn fit(pieces: &[Piece<'_>], max: usize) -> String {
         pieces.iter().for_each(|p| out.push_str(p.text()));
         out
     };
+    // Never more characters than bytes: most texts fit without counting.
+    if pieces.iter().map(|p| p.text().len()).sum::<usize>() <= max {
+        return whole();
+    }
     let kept: usize = pieces.iter().map(|p| if let Keep(t) = p { chars(t) } else { 0 }).sum();
-    let mut cut_lengths: Vec<usize> =
-        pieces.iter().filter_map(|p| if let Cut(t) = p { Some(chars(t)) } else { None }).collect();
-    if kept + cut_lengths.iter().sum::<usize>() <= max {
+    let to_cut: usize = pieces.iter().map(|p| if let Cut(t) = p { chars(t) } else { 0 }).sum();
+    if kept + to_cut <= max {
         return whole();
     }
     if kept >= max {
@@ -321,6 +325,8 @@ fn fit(pieces: &[Piece<'_>], max: usize) -> String {
     }
     // The short pieces keep their length; the others get an equal share of
     // what is left, the first ones a character more when it does not divide.
+    let mut cut_lengths: Vec<usize> =
+        pieces.iter().filter_map(|p| if let Cut(t) = p { Some(chars(t)) } else { None }).collect();
     cut_lengths.sort_unstable();
     let mut left = max - kept;
     let (mut share, mut extra) = (0, 0);

@@ -99,7 +99,7 @@ impl fmt::Display for Topic {
 /// execution's retried Notify step gets the same id, so a subscriber (and the
 /// local outbox) can drop the repeat.
 pub fn event_id(execution_name: &str, event_type: EventType) -> String {
-    format!("{execution_name}:{}", event_type.as_str())
+    [execution_name, ":", event_type.as_str()].concat()
 }
 
 /// Longest accepted execution name (Step Functions allows 80 characters; the
@@ -165,7 +165,7 @@ impl NotifyInput {
                 name.chars().count()
             )));
         }
-        if name.chars().any(crate::text::breaks_lines) {
+        if !crate::text::is_one_line(name) {
             return Err(NotifyError::InvalidInput("executionName contains a line break or control character".into()));
         }
         Ok(())

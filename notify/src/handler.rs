@@ -12,6 +12,19 @@ use crate::notifier::Notifier;
 /// Composes and publishes the notification of `input`.
 pub async fn handle<N: Notifier + ?Sized>(input: &NotifyInput, notifier: &N) -> Result<NotifyOutput, NotifyError> {
     input.check()?;
+    publish(input, notifier).await
+}
+
+/// [`handle`] for a raw JSON task input (what a Lambda function receives):
+/// a document that is not a Notify input is [`NotifyError::InvalidInput`].
+pub async fn handle_json<N: Notifier + ?Sized>(input: Value, notifier: &N) -> Result<NotifyOutput, NotifyError> {
+    // `from_json` checks the input: `handle` would check it again.
+    let input = NotifyInput::from_json(input)?;
+    publish(&input, notifier).await
+}
+
+/// [`handle`] of a checked input.
+async fn publish<N: Notifier + ?Sized>(input: &NotifyInput, notifier: &N) -> Result<NotifyOutput, NotifyError> {
     let message = compose(input);
     let published = notifier.publish(&message).await?;
     tracing::debug!(
@@ -22,13 +35,6 @@ pub async fn handle<N: Notifier + ?Sized>(input: &NotifyInput, notifier: &N) -> 
         "notification published"
     );
     Ok(NotifyOutput { message_id: published.message_id, topic: message.topic, event_id: message.event_id })
-}
-
-/// [`handle`] for a raw JSON task input (what a Lambda function receives):
-/// a document that is not a Notify input is [`NotifyError::InvalidInput`].
-pub async fn handle_json<N: Notifier + ?Sized>(input: Value, notifier: &N) -> Result<NotifyOutput, NotifyError> {
-    let input = NotifyInput::from_json(input)?;
-    handle(&input, notifier).await
 }
 
 #[cfg(test)]

@@ -10,14 +10,18 @@ pub const ELLIPSIS: char = '…';
 /// Unicode line and paragraph separators (U+2028, U+2029) with spaces, so a
 /// value can go into a one-line text (a subject, an SMS, a console line).
 pub fn one_line(text: &str) -> Cow<'_, str> {
-    // ASCII text (the usual case) is checked byte by byte, without decoding.
-    let breaks =
-        if text.is_ascii() { text.bytes().any(|b| b.is_ascii_control()) } else { text.chars().any(breaks_lines) };
-    if breaks {
+    if !is_one_line(text) {
         Cow::Owned(text.chars().map(|c| if breaks_lines(c) { ' ' } else { c }).collect())
     } else {
         Cow::Borrowed(text)
     }
+}
+
+/// Whether no character of the text [`breaks_lines`].
+pub fn is_one_line(text: &str) -> bool {
+    // Printable ASCII (the usual case) is recognized without decoding, and
+    // without an early exit, so that the compiler tests many bytes at once.
+    text.bytes().fold(true, |printable, b| printable & matches!(b, b' '..=b'~')) || !text.chars().any(breaks_lines)
 }
 
 /// A character that has no place in a one-line text: a control character
@@ -137,6 +141,12 @@ mod tests {
         assert_eq!(short("line one\nline two", 10), "line one…");
         assert_eq!(one_line("a\u{2028}b\u{2029}c\u{85}d\u{b}e\u{c}f"), "a b c d e f");
         assert!(matches!(one_line("Zürich 日本 👍"), Cow::Borrowed(_)));
+        for text in ["", "plain ~ text", "Zürich 日本 👍", &"x".repeat(100)] {
+            assert!(is_one_line(text), "{text:?}");
+        }
+        for text in ["tab\t", "del\u{7f}", "nel\u{85}", "\u{2028}", &format!("{}\n", "x".repeat(100))] {
+            assert!(!is_one_line(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! submitted": fields may be missing, blank, of the wrong JSON type, or huge.
 //! [`InvoiceView`] reads what is there through the workflow's raw model
 //! ([`RawInvoice`], so keys match as validation matches them), keeps every
-//! value short enough for a message, and gives labels for people
-//! (`(no invoiceId)`) and values for machines (only what is well-formed).
+//! value short enough for a message (borrowed from the invoice when it already
+//! is), and gives labels for people (`(no invoiceId)`) and values for machines
+//! (only what is well-formed).
 
 use std::borrow::Cow;
 
@@ -25,9 +26,9 @@ const MAX_VALUE: usize = 40;
 
 /// One text field as submitted.
 #[derive(Debug, Clone, PartialEq)]
-pub enum FieldView {
+pub enum FieldView<'a> {
     /// A string (trimmed, shortened, on one line), or a number's text.
-    Text(String),
+    Text(Cow<'a, str>),
     /// Missing, `null` or blank.
     Absent,
     /// Some other JSON type (its name: `object`, `array`, `boolean`).
@@ -36,41 +37,41 @@ pub enum FieldView {
 
 /// The amount as submitted.
 #[derive(Debug, Clone, PartialEq)]
-pub enum AmountView {
+pub enum AmountView<'a> {
     /// A decimal, from a JSON number or a numeric string, exactly.
     Decimal(Decimal),
     /// A string that is not a decimal number (shortened).
-    NotANumber(String),
+    NotANumber(Cow<'a, str>),
     Absent,
     Odd(&'static str),
 }
 
 /// The currency as submitted.
 #[derive(Debug, Clone, PartialEq)]
-pub enum CurrencyView {
+pub enum CurrencyView<'a> {
     Known(Currency),
     /// Not an ISO 4217 code (shortened).
-    Unknown(String),
+    Unknown(Cow<'a, str>),
     Absent,
     Odd(&'static str),
 }
 
 /// What a message needs of an invoice.
 #[derive(Debug, Clone, PartialEq)]
-pub struct InvoiceView {
-    pub invoice_id: FieldView,
-    pub customer_id: FieldView,
-    pub amount: AmountView,
-    pub currency: CurrencyView,
-    pub due_date: FieldView,
-    pub description: Option<String>,
+pub struct InvoiceView<'a> {
+    pub invoice_id: FieldView<'a>,
+    pub customer_id: FieldView<'a>,
+    pub amount: AmountView<'a>,
+    pub currency: CurrencyView<'a>,
+    pub due_date: FieldView<'a>,
+    pub description: Option<Cow<'a, str>>,
     /// Set when the invoice is not a JSON object at all (its type name).
     pub not_an_object: Option<&'static str>,
 }
 
-impl InvoiceView {
+impl<'a> InvoiceView<'a> {
     /// Reads the invoice of an input (`None` when there is none).
-    pub fn new(invoice: Option<&Value>) -> InvoiceView {
+    pub fn new(invoice: Option<&'a Value>) -> InvoiceView<'a> {
         let empty = InvoiceView {
             invoice_id: FieldView::Absent,
             customer_id: FieldView::Absent,
@@ -166,14 +167,14 @@ impl InvoiceView {
     }
 }
 
-fn text(field: &FieldView) -> Option<&str> {
+fn text<'a>(field: &'a FieldView<'_>) -> Option<&'a str> {
     match field {
         FieldView::Text(t) => Some(t),
         _ => None,
     }
 }
 
-fn label<'a>(field: &'a FieldView, name: &str) -> Cow<'a, str> {
+fn label<'a>(field: &'a FieldView<'_>, name: &str) -> Cow<'a, str> {
     match field {
         FieldView::Text(t) => Cow::Borrowed(t),
         FieldView::Absent => Cow::Owned(format!("(no {name})")),
@@ -189,39 +190,57 @@ fn article(type_name: &str) -> &'static str {
     }
 }
 
-fn field(raw: &RawValue<'_>, max: usize) -> FieldView {
+fn field<'a>(raw: &RawValue<'a>, max: usize) -> FieldView<'a> {
     match raw {
         RawValue::Missing | RawValue::Null => FieldView::Absent,
         RawValue::Text(t) if t.trim().is_empty() => FieldView::Absent,
-        RawValue::Text(t) => FieldView::Text(short(t.trim(), max).into_owned()),
-        RawValue::Number(n) => FieldView::Text(short(n, max).into_owned()),
+        RawValue::Text(t) => FieldView::Text(shortened(t, Trim::Yes, max)),
+        RawValue::Number(n) => FieldView::Text(shortened(n, Trim::No, max)),
         other => FieldView::Odd(other.type_name()),
     }
 }
 
-fn amount(raw: &RawValue<'_>) -> AmountView {
+fn amount<'a>(raw: &RawValue<'a>) -> AmountView<'a> {
     let text = match raw {
         RawValue::Missing | RawValue::Null => return AmountView::Absent,
         RawValue::Text(t) if t.trim().is_empty() => return AmountView::Absent,
-        RawValue::Text(t) => t.as_ref(),
-        RawValue::Number(n) => n.as_ref(),
+        RawValue::Text(t) | RawValue::Number(t) => t,
         other => return AmountView::Odd(other.type_name()),
     };
     match parse_decimal(text.as_bytes()) {
         Ok(d) => AmountView::Decimal(d),
-        Err(_) => AmountView::NotANumber(short(text.trim(), MAX_VALUE).into_owned()),
+        Err(_) => AmountView::NotANumber(shortened(text, Trim::Yes, MAX_VALUE)),
     }
 }
 
-fn currency(raw: &RawValue<'_>) -> CurrencyView {
+fn currency<'a>(raw: &RawValue<'a>) -> CurrencyView<'a> {
     match raw {
         RawValue::Missing | RawValue::Null => CurrencyView::Absent,
         RawValue::Text(t) if t.trim().is_empty() => CurrencyView::Absent,
         RawValue::Text(t) => match Currency::parse(t) {
             Some(c) => CurrencyView::Known(c),
-            None => CurrencyView::Unknown(short(t.trim(), 10).into_owned()),
+            None => CurrencyView::Unknown(shortened(t, Trim::Yes, 10)),
         },
         other => CurrencyView::Odd(other.type_name()),
+    }
+}
+
+/// Whether [`shortened`] drops the white space around a text.
+#[derive(Clone, Copy)]
+enum Trim {
+    Yes,
+    No,
+}
+
+/// A raw text on one line and at most `max` characters, borrowed from the
+/// invoice when it already is.
+fn shortened<'a>(text: &Cow<'a, str>, trim: Trim, max: usize) -> Cow<'a, str> {
+    fn cut(text: &str, trim: Trim, max: usize) -> Cow<'_, str> {
+        short(if let Trim::Yes = trim { text.trim() } else { text }, max)
+    }
+    match text {
+        Cow::Borrowed(text) => cut(text, trim, max),
+        Cow::Owned(text) => Cow::Owned(cut(text, trim, max).into_owned()),
     }
 }
 
@@ -230,13 +249,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn view(v: Value) -> InvoiceView {
-        InvoiceView::new(Some(&v))
+    /// The view of `v`, which it borrows for the rest of the test run.
+    fn view(v: Value) -> InvoiceView<'static> {
+        InvoiceView::new(Some(Box::leak(Box::new(v))))
     }
 
-    fn from_text(text: &str) -> InvoiceView {
-        let v: Value = serde_json::from_str(text).unwrap();
-        InvoiceView::new(Some(&v))
+    fn from_text(text: &str) -> InvoiceView<'static> {
+        view(serde_json::from_str(text).unwrap())
     }
 
     #[test]
