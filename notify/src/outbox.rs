@@ -263,9 +263,11 @@ impl Notifier for Outbox {
 
 /// One outbox line: the message as a JSON object, and a newline.
 fn encode_line(message: &Message, message_id: &str) -> Vec<u8> {
-    // Room for the texts escaped (a line break takes two bytes) and the rest.
+    // Room for the texts escaped (a line break takes two bytes), the event id
+    // (in the line, its attributes and its document, with the execution name)
+    // and the rest.
     let texts = message.subject.len() + message.email.len() + message.sms.len();
-    let mut line = Vec::with_capacity(texts + texts / 8 + 1024);
+    let mut line = Vec::with_capacity(texts + texts / 8 + 4 * message.event_id.len() + 1024);
     let mut object = Object::new(&mut line);
     object.str("eventId", &message.event_id);
     object.str("messageId", message_id);
