@@ -150,7 +150,8 @@ struct ConsoleOutbox {
 #[async_trait]
 impl Notifier for ConsoleOutbox {
     async fn publish(&self, message: &Message) -> Result<Published, NotifyError> {
-        let appended = self.outbox.append(message).map_err(|e| NotifyError::NotifierUnavailable(e.to_string()))?;
+        let appended =
+            self.outbox.append_async(message).await.map_err(|e| NotifyError::NotifierUnavailable(e.to_string()))?;
         if appended.new {
             self.new.fetch_add(1, Ordering::Relaxed);
             let n = self.echoed.fetch_add(1, Ordering::Relaxed);

@@ -13,13 +13,20 @@
 //!   would grow with the file); a writer that may repeat some of them (a
 //!   resumed upload) calls [`Outbox::recall`] for exactly those, and they are
 //!   then held once too.
-//! - **Nothing acknowledged is lost.** Every line is handed to the OS in one
-//!   `write` on an `O_APPEND` file before [`Outbox::append`] returns, so a killed
-//!   process loses nothing it acknowledged (no `fsync` per line; [`Outbox::sync`]
-//!   flushes to disk, e.g. at the end of a run). A line torn by a crash
-//!   mid-write was never acknowledged: it is cut off when the file is reopened.
-//! - **Many concurrent callers.** Lines are encoded outside the lock; the lock
-//!   covers the duplicate check and the one `write`.
+//! - **Nothing acknowledged is lost.** Every line is handed to the OS (a
+//!   `write` on an `O_APPEND` file) before [`Outbox::append`] or
+//!   [`Notifier::publish`] returns, so a killed process loses nothing it
+//!   acknowledged (no `fsync` per line; [`Outbox::sync`] flushes to disk, e.g.
+//!   at the end of a run). A line torn by a crash mid-write was never
+//!   acknowledged: it is cut off when the file is reopened.
+//! - **Many concurrent callers, few writes.** A caller encodes its line,
+//!   checks for a repeat and queues the line under a short lock, and waits
+//!   for it to be written. Whoever finds no write under way writes every
+//!   queued line in one `write` and answers their callers; a task first lets
+//!   the other ready tasks of its thread queue theirs (a yield), so one `write`
+//!   carries many lines. One `write` per line would cost a system call and the
+//!   file system's per-write work each time, with concurrent callers queued on
+//!   a lock held across it.
 //! - **One writer process.** The file is locked while open; a second `open`
 //!   (in any process) gets [`OutboxError::Locked`].
 //!
@@ -30,7 +37,7 @@ use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{mpsc, Arc, Mutex};
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -88,16 +95,24 @@ type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
 #[derive(Debug)]
 pub struct Outbox {
     path: PathBuf,
-    state: Mutex<State>,
+    /// The file and what it holds; held while writing, so a failed write can
+    /// be cut off without touching another.
+    file: Mutex<FileState>,
+    /// Which events are held and the lines queued; taken briefly by every caller.
+    keys: Mutex<Keys>,
 }
 
 #[derive(Debug)]
-struct State {
+struct FileState {
     file: File,
     /// Bytes of complete lines in the file.
     len: u64,
     /// Complete lines in the file.
     lines: u64,
+}
+
+#[derive(Debug)]
+struct Keys {
     /// How many of this process's events `recent` keeps.
     window: usize,
     /// Keys of the events this process wrote, oldest first, at most `window`.
@@ -106,6 +121,53 @@ struct State {
     held: KeySet,
     /// The keys [`Outbox::recall`] loaded (never forgotten).
     recalled: KeySet,
+    /// Keys whose line is queued, not yet written.
+    queued: KeySet,
+    /// The queued lines, end to end, and their callers.
+    pending: Vec<u8>,
+    waiting: Vec<Waiting>,
+    /// A task has taken on writing the queued lines (it is letting its
+    /// thread's other tasks queue theirs first).
+    leader: bool,
+}
+
+/// A caller waiting for its line (`line: true`), or for the earlier queued
+/// line of the same event (a repeat); answered `Ok(true)` when its line was
+/// written, `Ok(false)` for a repeat of an event written.
+#[derive(Debug)]
+struct Waiting {
+    key: u128,
+    line: bool,
+    reply: Reply,
+}
+
+type Answer = Result<bool, Arc<std::io::Error>>;
+
+/// Where a caller waits: a task, or a blocked thread.
+#[derive(Debug)]
+enum Reply {
+    Task(tokio::sync::oneshot::Sender<Answer>),
+    Thread(mpsc::Sender<Answer>),
+}
+
+impl Reply {
+    fn send(self, answer: Answer) {
+        // A caller that went away still had its line written.
+        let _ = match self {
+            Reply::Task(tx) => tx.send(answer).map_err(|_| ()),
+            Reply::Thread(tx) => tx.send(answer).map_err(|_| ()),
+        };
+    }
+}
+
+/// What a caller does after queueing its line.
+enum Turn {
+    /// The event is held: a repeat, nothing to write.
+    Held,
+    /// Another caller writes the queued lines (or, for a thread, it does).
+    Wait,
+    /// This task writes the queued lines, after letting others queue theirs.
+    Lead,
 }
 
 impl Outbox {
@@ -129,16 +191,17 @@ impl Outbox {
         }
         let len = repair_tail(&file, &path)?;
         let lines = count_lines(&file, len).map_err(io)?;
-        let state = State {
-            file,
-            len,
-            lines,
+        let keys = Keys {
             window: recent.max(1),
             recent: VecDeque::new(),
             held: KeySet::default(),
             recalled: KeySet::default(),
+            queued: KeySet::default(),
+            pending: Vec::new(),
+            waiting: Vec::new(),
+            leader: false,
         };
-        Ok(Outbox { path, state: Mutex::new(state) })
+        Ok(Outbox { path, file: Mutex::new(FileState { file, len, lines }), keys: Mutex::new(keys) })
     }
 
     /// The file's path.
@@ -148,7 +211,7 @@ impl Outbox {
 
     /// Number of notifications in the outbox.
     pub fn len(&self) -> usize {
-        self.lock().lines as usize
+        self.file().lines as usize
     }
 
     /// Whether the outbox holds no notification.
@@ -158,7 +221,7 @@ impl Outbox {
 
     /// Whether an event is held: written by this process recently, or recalled.
     pub fn contains(&self, event_id: &str) -> bool {
-        self.lock().held.contains(&key_of(event_id))
+        self.keys().held.contains(&key_of(event_id))
     }
 
     /// Reads the file and holds the events of the lines `choose` picks, so
@@ -167,7 +230,8 @@ impl Outbox {
     /// upload). Returns how many events it holds now. Every line is checked:
     /// one that is not an event names its line number.
     pub fn recall(&self, mut choose: impl FnMut(&LineHead) -> bool) -> Result<usize, OutboxError> {
-        let mut state = self.lock();
+        // Held throughout: no line is written while the file is read.
+        let state = self.file();
         let io = |source| OutboxError::Io { path: self.path.clone(), source };
         let mut reader = BufReader::with_capacity(1 << 16, (&state.file).take(state.len));
         (&state.file).seek(SeekFrom::Start(0)).map_err(io)?;
@@ -193,48 +257,150 @@ impl Outbox {
             }
         }
         drop(reader);
+        let mut keys = self.keys();
         for key in found {
-            state.held.insert(key);
-            state.recalled.insert(key);
+            keys.held.insert(key);
+            keys.recalled.insert(key);
         }
-        Ok(state.recalled.len())
+        Ok(keys.recalled.len())
     }
 
     /// Appends `message` unless its eventId is held (see [`Outbox::contains`]).
-    /// The line is written to the OS before this returns.
+    /// The line is written to the OS before this returns (a task uses
+    /// [`Outbox::append_async`], which does not hold its thread).
     pub fn append(&self, message: &Message) -> Result<Appended, OutboxError> {
+        let (tx, rx) = mpsc::channel();
+        // A thread writes at once (it has no other tasks to let queue first),
+        // also when a task has taken the lead: that task finds less to write.
+        let (message_id, turn) = self.queue(message, Reply::Thread(tx), false);
+        let answer = match turn {
+            Turn::Held => Ok(false),
+            Turn::Lead | Turn::Wait => {
+                self.write_queued(false);
+                rx.recv().unwrap_or_else(|_| Err(not_answered()))
+            }
+        };
+        answer.map(|new| Appended { message_id, new }).map_err(|e| self.io_error(&e))
+    }
+
+    /// [`Outbox::append`] for a task: it waits without holding its thread.
+    pub async fn append_async(&self, message: &Message) -> Result<Appended, OutboxError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (message_id, turn) = self.queue(message, Reply::Task(tx), true);
+        let answer = match turn {
+            Turn::Held => Ok(false),
+            Turn::Wait => rx.await.unwrap_or_else(|_| Err(not_answered())),
+            Turn::Lead => {
+                // Writes when dropped: after the yield, or if this task is
+                // cancelled during it, so the queued lines are never stranded.
+                let lead = Lead(self);
+                // Let this thread's other ready tasks queue their lines first.
+                tokio::task::yield_now().await;
+                drop(lead);
+                rx.await.unwrap_or_else(|_| Err(not_answered()))
+            }
+        };
+        answer.map(|new| Appended { message_id, new }).map_err(|e| self.io_error(&e))
+    }
+
+    /// Queues the message's line (or, for a repeat of a queued event, a wait
+    /// for that line), unless the event is held; says who writes (a caller
+    /// that `may_lead` takes the lead when no one has).
+    fn queue(&self, message: &Message, reply: Reply, may_lead: bool) -> (String, Turn) {
         let key = key_of(&message.event_id);
         let message_id = message_id_of(key);
+        if self.keys().held.contains(&key) {
+            return (message_id, Turn::Held);
+        }
         let line = encode_line(message, &message_id);
-
-        let mut state = self.lock();
-        if state.held.contains(&key) {
-            return Ok(Appended { message_id, new: false });
+        let mut keys = self.keys();
+        if keys.held.contains(&key) {
+            return (message_id, Turn::Held);
         }
-        if let Err(source) = (&state.file).write_all(&line) {
-            // Leave no partial line behind for the next append to run into.
-            let _ = state.file.set_len(state.len);
-            return Err(OutboxError::Io { path: self.path.clone(), source });
+        let first = keys.queued.insert(key);
+        if first {
+            keys.pending.extend_from_slice(&line);
         }
-        state.len += line.len() as u64;
-        state.lines += 1;
-        state.remember(key);
-        Ok(Appended { message_id, new: true })
+        keys.waiting.push(Waiting { key, line: first, reply });
+        let turn = if keys.leader || !may_lead {
+            Turn::Wait
+        } else {
+            keys.leader = true;
+            Turn::Lead
+        };
+        (message_id, turn)
     }
 
-    /// Flushes the file to disk (`fsync`), e.g. at the end of a run.
+    /// Writes the queued lines until none is left, answering their callers.
+    /// `leader`: called by the task that took the lead (it gives it up once
+    /// nothing is queued).
+    fn write_queued(&self, leader: bool) {
+        let mut buf = Vec::new();
+        loop {
+            // Held until the callers are answered: writers take turns, so a
+            // repeat is answered after the write of the line it waits for.
+            let mut file = self.file();
+            let waiting = {
+                let mut keys = self.keys();
+                if keys.waiting.is_empty() {
+                    if leader {
+                        keys.leader = false;
+                    }
+                    return;
+                }
+                std::mem::swap(&mut buf, &mut keys.pending);
+                std::mem::take(&mut keys.waiting)
+            };
+            let lines = waiting.iter().filter(|w| w.line).count() as u64;
+            let written = write(&mut file, &buf, lines);
+            buf.clear();
+            let mut keys = self.keys();
+            for w in waiting.iter().filter(|w| w.line) {
+                keys.queued.remove(&w.key);
+                if written.is_ok() {
+                    keys.remember(w.key);
+                }
+            }
+            let answers: Vec<Answer> = waiting
+                .iter()
+                .map(|w| match (&written, w.line) {
+                    (Ok(()), true) => Ok(true),
+                    (Err(e), true) => Err(e.clone()),
+                    // A repeat: written if its event is held now.
+                    (_, false) if keys.held.contains(&w.key) => Ok(false),
+                    (Err(e), false) => Err(e.clone()),
+                    (Ok(()), false) => Err(not_answered()),
+                })
+                .collect();
+            drop(keys);
+            drop(file);
+            for (w, answer) in waiting.into_iter().zip(answers) {
+                w.reply.send(answer);
+            }
+        }
+    }
+
+    fn io_error(&self, e: &std::io::Error) -> OutboxError {
+        OutboxError::Io { path: self.path.clone(), source: std::io::Error::new(e.kind(), e.to_string()) }
+    }
+
+    /// Flushes the file to disk (`fsync`), e.g. at the end of a run: every
+    /// line appended before is in it.
     pub fn sync(&self) -> Result<(), OutboxError> {
-        self.lock().file.sync_data().map_err(|source| OutboxError::Io { path: self.path.clone(), source })
+        self.file().file.sync_data().map_err(|source| OutboxError::Io { path: self.path.clone(), source })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // The state is only changed after a successful write, so it stays
-        // consistent even if a holder panicked.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn file(&self) -> std::sync::MutexGuard<'_, FileState> {
+        // Changed only after a successful write: consistent even if a holder panicked.
+        self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn keys(&self) -> std::sync::MutexGuard<'_, Keys> {
+        self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-impl State {
+impl Keys {
     /// Holds a key this process wrote, forgetting the oldest beyond the window.
     fn remember(&mut self, key: u128) {
         self.held.insert(key);
@@ -249,12 +415,41 @@ impl State {
     }
 }
 
+/// Appends `buf` (`lines` whole lines) in one `write`; on failure cuts off
+/// what was written of it, so no partial line is left behind.
+fn write(state: &mut FileState, buf: &[u8], lines: u64) -> Result<(), Arc<std::io::Error>> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    if let Err(e) = (&state.file).write_all(buf) {
+        let _ = state.file.set_len(state.len);
+        return Err(Arc::new(e));
+    }
+    state.len += buf.len() as u64;
+    state.lines += lines;
+    Ok(())
+}
+
+/// The lead of a task: writing the queued lines, when dropped.
+struct Lead<'a>(&'a Outbox);
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        self.0.write_queued(true);
+    }
+}
+
+/// A caller's line was neither written nor failed (cannot happen: every
+/// queued caller is answered by the write that takes its line).
+fn not_answered() -> Arc<std::io::Error> {
+    Arc::new(std::io::Error::other("the outbox did not answer"))
+}
+
 #[async_trait]
 impl Notifier for Outbox {
-    /// Appends to the file. The write is a short blocking call (the page
-    /// cache, no `fsync`), cheaper than handing it to another thread.
+    /// Appends to the file (see the module docs).
     async fn publish(&self, message: &Message) -> Result<Published, NotifyError> {
-        match self.append(message) {
+        match self.append_async(message).await {
             Ok(appended) => Ok(Published { message_id: appended.message_id }),
             Err(e) => Err(NotifyError::NotifierUnavailable(e.to_string())),
         }

@@ -297,6 +297,84 @@ async fn many_concurrent_writers_each_event_once() {
     assert!(written.iter().all(|l| l["eventType"] == EventType::InvoiceProcessed.as_str()));
 }
 
+/// Many tasks of one thread publish the same events at once: the writer
+/// groups their lines, a repeat of a queued event waits for that event's line,
+/// and every caller is answered after the line is in the file.
+#[tokio::test(flavor = "current_thread")]
+async fn racing_repeats_wait_for_the_one_line_of_their_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.jsonl");
+    let outbox = Arc::new(Outbox::open(&path).unwrap());
+    const EVENTS: usize = 300;
+    const COPIES: usize = 4;
+    let template = input(common::REJECTED);
+    let mut tasks = tokio::task::JoinSet::new();
+    // Each event's copies one after the other: the repeats are queued while
+    // the first copy's line is still with the writer.
+    for i in 0..EVENTS {
+        for copy in 0..COPIES {
+            let (outbox, path) = (outbox.clone(), path.clone());
+            let input = NotifyInput { execution_name: format!("race-{i}"), ..template.clone() };
+            tasks.spawn(async move {
+                let message = compose(&input);
+                let appended = outbox.append_async(&message).await.unwrap();
+                // Answered only once the event's line is in the file.
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(text.contains(&format!("\"eventId\":\"{}\"", message.event_id)), "copy {copy}");
+                (message.event_id, appended)
+            });
+        }
+    }
+    let mut new_per_event = std::collections::HashMap::<String, usize>::new();
+    let mut ids = std::collections::HashMap::<String, String>::new();
+    while let Some(done) = tasks.join_next().await {
+        let (event_id, appended) = done.unwrap();
+        *new_per_event.entry(event_id.clone()).or_default() += usize::from(appended.new);
+        let id = ids.entry(event_id).or_insert_with(|| appended.message_id.clone());
+        assert_eq!(*id, appended.message_id, "a repeat gets the same message id");
+    }
+    assert_eq!(new_per_event.len(), EVENTS);
+    assert!(new_per_event.values().all(|&n| n == 1), "each event reported new once");
+    assert_eq!(lines(&path).len(), EVENTS, "each event written once");
+    assert_eq!(outbox.len(), EVENTS);
+}
+
+/// The task that took on writing is cancelled before it wrote: the lines
+/// queued behind it are written all the same.
+#[tokio::test(flavor = "current_thread")]
+async fn a_cancelled_writer_strands_no_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.jsonl");
+    let outbox = Arc::new(Outbox::open(&path).unwrap());
+    let template = input(common::PROCESSED);
+    let message = |i: usize| compose(&NotifyInput { execution_name: format!("cancel-{i}"), ..template.clone() });
+    // The first caller takes the lead and yields; cancel it right there.
+    let first = message(0);
+    let mut lead = Box::pin(outbox.append_async(&first));
+    assert!(futures_poll_once(lead.as_mut()).is_none(), "the lead yields before writing");
+    // Another task queues its line behind the lead, then the lead is dropped.
+    let follower = {
+        let (outbox, second) = (outbox.clone(), message(1));
+        tokio::spawn(async move { outbox.append_async(&second).await })
+    };
+    tokio::task::yield_now().await;
+    drop(lead);
+    let appended = tokio::time::timeout(std::time::Duration::from_secs(5), follower).await;
+    assert!(appended.expect("the follower was answered").unwrap().unwrap().new);
+    assert_eq!(lines(&path).len(), 2, "the cancelled caller's line and the follower's");
+    // And the outbox still works.
+    assert!(outbox.append_async(&message(2)).await.unwrap().new);
+}
+
+/// Polls a future once with a no-op waker.
+fn futures_poll_once<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> Option<F::Output> {
+    let waker = std::task::Waker::noop();
+    match f.poll(&mut std::task::Context::from_waker(waker)) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
 #[test]
 fn the_console_line_is_one_line() {
     for (_, input) in every_event() {
