@@ -11,8 +11,8 @@
 //! (WAL, `synchronous=FULL`: the WAL is fsynced) does any caller of the batch
 //! get its answer, so a PROCESSED answer is never ahead of the disk. While one
 //! batch commits the next one queues up, so the fsync cost is shared; when
-//! fewer than [`SqliteOptions::gather`] requests are queued, the writer first
-//! lingers ([`SqliteOptions::linger`], 1 ms) for more to arrive, since every
+//! several but fewer than [`SqliteOptions::gather`] requests are queued, the
+//! writer first lingers ([`SqliteOptions::linger`], 1 ms) for more, since every
 //! commit rewrites the B-tree pages it touched and fsyncs the WAL whatever the
 //! batch's size.
 //!
@@ -162,8 +162,9 @@ pub struct SqliteOptions {
     /// How many new invoices wait before they are added to the customer
     /// index in one go (see the module docs).
     pub index_chunk: u64,
-    /// When fewer than [`SqliteOptions::gather`] invoices are queued, how long
-    /// the writer waits for more before it writes them (zero: at once).
+    /// When several but fewer than [`SqliteOptions::gather`] invoices are
+    /// queued, how long the writer waits for more before it writes them
+    /// (zero: at once).
     pub linger: Duration,
     /// The batch size from which the writer does not linger.
     pub gather: usize,
@@ -374,9 +375,10 @@ fn run_writer(mut conn: Connection, queue: mpsc::Receiver<Job>, options: &Sqlite
             }
         };
         take_queued(&mut batch);
-        if batch.len() < options.gather && !options.linger.is_zero() {
-            // One sleep, not a wait per request: callers keep queueing
-            // without waking the writer.
+        // Only when callers are concurrent (one caller alone, writing in
+        // turn, is not kept waiting). One sleep, not a wait per request:
+        // callers keep queueing without waking the writer.
+        if batch.len() > 1 && batch.len() < options.gather && !options.linger.is_zero() {
             std::thread::sleep(options.linger);
             take_queued(&mut batch);
         }
