@@ -259,6 +259,9 @@ impl Workers {
     /// runtime per core, so an execution stays on the thread that started it
     /// and what it allocates is freed where it was allocated (a work-stealing
     /// runtime moves tasks between threads, measured at about 10% more CPU).
+    /// These runtimes have timers but no I/O driver (the tasks do no async
+    /// I/O): waking a task from another thread (the SQLite writer's answer)
+    /// then costs no system call unless the runtime is asleep.
     /// Returns why a lane failed, if one did (the others take over its share).
     async fn run(self, count: usize) -> Option<String> {
         let lanes = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, count.max(1));
@@ -268,7 +271,7 @@ impl Workers {
             let workers = self.clone();
             running.push(tokio::task::spawn_blocking(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
+                    .enable_time()
                     .build()
                     .map_err(|e| format!("cannot start a worker runtime: {e}"))?;
                 runtime.block_on(async move {
