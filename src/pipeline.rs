@@ -68,7 +68,7 @@ impl Pipeline {
             async move {
                 let today = today.unwrap_or_else(|| Utc::now().date_naive());
                 let output = workflow::tasks::validate(&input, &rules, today);
-                Ok::<_, TaskFailure>(serde_json::to_value(output).expect("a validation output always serializes"))
+                Ok::<_, TaskFailure>(output.into_json())
             }
         });
         let process_store = store.clone();

@@ -70,6 +70,31 @@ pub enum ProcessOutput {
     },
 }
 
+impl ProcessOutput {
+    /// The output as the JSON document serde writes (`{"status": …, …}`),
+    /// built directly: the local pipeline makes one per invoice.
+    pub fn to_json(&self) -> Value {
+        let mut doc = serde_json::Map::with_capacity(3);
+        match self {
+            ProcessOutput::Processed { invoice_number, processed_at } => {
+                doc.insert("status".into(), "PROCESSED".into());
+                doc.insert("invoiceNumber".into(), invoice_number.to_string().into());
+                doc.insert("processedAt".into(), timestamp::format(processed_at).into());
+            }
+            ProcessOutput::Duplicate { processed_at, duplicate_of } => {
+                let mut of = serde_json::Map::with_capacity(3);
+                of.insert("invoiceNumber".into(), duplicate_of.invoice_number.to_string().into());
+                of.insert("processedAt".into(), timestamp::format(&duplicate_of.processed_at).into());
+                of.insert("sameContent".into(), duplicate_of.same_content.into());
+                doc.insert("status".into(), "DUPLICATE".into());
+                doc.insert("processedAt".into(), timestamp::format(processed_at).into());
+                doc.insert("duplicateOf".into(), Value::Object(of));
+            }
+        }
+        Value::Object(doc)
+    }
+}
+
 /// The stored invoice a duplicate repeats.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -130,8 +155,7 @@ pub async fn process_json<S: InvoiceStore + ?Sized>(
     let input = ProcessInput::deserialize(input).map_err(|e| {
         TaskError::InvalidInput(format!("ProcessInvoice input is not {{invoice, idempotencyKey}}: {e}"))
     })?;
-    let output = process(store, input, now).await?;
-    Ok(serde_json::to_value(&output).expect("a process output always serializes"))
+    Ok(process(store, input, now).await?.to_json())
 }
 
 fn check_input(input: &ProcessInput) -> Result<(), TaskError> {
@@ -311,5 +335,22 @@ mod tests {
         };
         let value = serde_json::to_value(&out).unwrap();
         assert_eq!(serde_json::from_value::<ProcessOutput>(value).unwrap(), out);
+    }
+
+    #[test]
+    fn the_json_document_is_serdes() {
+        let at = timestamp::parse("2026-11-24T13:05:01.123Z").unwrap();
+        let number: InvoiceNumber = "INV-2026-000042".parse().unwrap();
+        let outputs = [
+            ProcessOutput::Processed { invoice_number: number, processed_at: at },
+            ProcessOutput::Duplicate {
+                processed_at: at,
+                duplicate_of: DuplicateOf { invoice_number: number, processed_at: at, same_content: true },
+            },
+        ];
+        for output in outputs {
+            let by_serde = serde_json::to_value(&output).unwrap();
+            assert_eq!(serde_json::to_string(&output.to_json()).unwrap(), serde_json::to_string(&by_serde).unwrap());
+        }
     }
 }

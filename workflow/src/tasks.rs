@@ -41,6 +41,20 @@ pub struct ValidationOutput {
     pub invoice_id: Option<String>,
 }
 
+impl ValidationOutput {
+    /// The output as the JSON document serde writes, built directly (the
+    /// invoice is moved in, not copied): the local pipeline makes one per invoice.
+    pub fn into_json(self) -> Value {
+        let mut doc = serde_json::Map::with_capacity(4);
+        doc.insert("isValid".into(), self.is_valid.into());
+        let errors = self.errors.iter().map(|e| serde_json::to_value(e).expect("a field error always serializes"));
+        doc.insert("errors".into(), Value::Array(errors.collect()));
+        doc.insert("invoice".into(), self.invoice);
+        doc.insert("invoiceId".into(), self.invoice_id.map_or(Value::Null, Value::String));
+        Value::Object(doc)
+    }
+}
+
 /// The ValidateInvoice task. `input` is the execution input
 /// `{"invoice": {...}, "source": {...}?}`, or the bare invoice; `today` is the
 /// processing date (UTC) from the caller's clock.
@@ -296,5 +310,19 @@ mod tests {
         let err = Config::from_lookup(vars(&[("DEFAULT_CURRENCY", "dollars")])).unwrap_err();
         assert!(err.to_string().contains("DEFAULT_CURRENCY"), "{err}");
         assert!(Config::from_lookup(vars(&[("MAX_AMOUNT", "-1")])).is_err());
+    }
+
+    #[test]
+    fn the_json_document_is_serdes() {
+        let inputs = [
+            r#"{"invoice": {"invoiceId": "INV-1", "customerId": "C", "amount": "10.00", "dueDate": "2030-01-01"}}"#,
+            r#"{"invoice": {"invoiceId": "INV 1", "amount": -5, "dueDate": "2020-01-01"}}"#,
+            r#"{"invoice": [1, 2]}"#,
+        ];
+        for text in inputs {
+            let out = validate(&serde_json::from_str(text).unwrap(), &Rules::default(), today());
+            let by_serde = serde_json::to_string(&out).unwrap();
+            assert_eq!(serde_json::to_string(&out.into_json()).unwrap(), by_serde, "{text}");
+        }
     }
 }
