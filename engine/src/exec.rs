@@ -973,7 +973,7 @@ impl<'e> Exec<'e> {
                 let registry = &self.shared.registry;
                 let (handler, function, task_input) = if lambda_arn {
                     match spec.handler.get_or_find(self.shared.id, || registry.lambda(arn)) {
-                        Some(h) => (h, spec.function.clone(), params),
+                        Some(h) => (h, spec.function.as_deref().map(Cow::Borrowed), params),
                         None => return Err(self.no_handler(st, id, arn, started)),
                     }
                 } else if invoke {
@@ -992,7 +992,7 @@ impl<'e> Exec<'e> {
                     let mut params = params;
                     let payload_in = params.as_object_mut().and_then(|m| m.remove("Payload")).unwrap_or(Value::Null);
                     match registry.lambda(&fname) {
-                        Some(h) => (h, Some(Arc::from(function_name(&fname))), payload_in),
+                        Some(h) => (h, Some(Cow::Owned(function_name(&fname).to_owned())), payload_in),
                         None => return Err(self.no_handler(st, id, &fname, started)),
                     }
                 } else {
@@ -1001,7 +1001,7 @@ impl<'e> Exec<'e> {
                         None => return Err(self.no_handler(st, id, arn, started)),
                     }
                 };
-                let ctx = self.task_ctx(st, arn, function, retry);
+                let ctx = self.task_ctx(st, arn, function.as_deref(), retry);
                 let call = handler.invoke(task_input, &ctx);
                 let result = match timeout {
                     None => Some(call.await),
@@ -1112,16 +1112,22 @@ impl<'e> Exec<'e> {
         f
     }
 
-    fn task_ctx(&self, st: &State, resource: &Arc<str>, function: Option<Arc<str>>, retry: u32) -> TaskContext {
+    fn task_ctx<'x>(
+        &'x self,
+        st: &'x State,
+        resource: &'x str,
+        function: Option<&'x str>,
+        retry: u32,
+    ) -> TaskContext<'x> {
         TaskContext {
-            execution_name: self.info.name.clone(),
-            execution_arn: self.info.arn.clone(),
-            state_machine_name: self.info.machine_name.clone(),
-            state_name: st.name.clone(),
-            resource: resource.clone(),
+            execution_name: &self.info.name,
+            execution_arn: &self.info.arn,
+            state_machine_name: &self.info.machine_name,
+            state_name: &st.name,
+            resource,
             function_name: function,
             retry_count: retry,
-            clock: self.shared.clock.clone(),
+            clock: &self.shared.clock,
         }
     }
 

@@ -12,25 +12,28 @@ use serde_json::Value;
 
 use crate::clock::Clock;
 
-/// What a Task handler is told about the call.
-#[derive(Clone)]
-pub struct TaskContext {
+/// What a Task handler is told about the call. It borrows from the engine
+/// (nothing is copied or reference-counted per call, which executions on
+/// several threads would otherwise contend for): a handler takes what it needs
+/// before its future outlives the call (e.g. `ctx.clock.clone()`).
+#[derive(Clone, Copy)]
+pub struct TaskContext<'a> {
     /// `$$.Execution.Name`.
-    pub execution_name: Arc<str>,
+    pub execution_name: &'a str,
     /// `$$.Execution.Id` (the execution ARN).
-    pub execution_arn: Arc<str>,
+    pub execution_arn: &'a str,
     /// `$$.StateMachine.Name`.
-    pub state_machine_name: Arc<str>,
+    pub state_machine_name: &'a str,
     /// The Task state's name.
-    pub state_name: Arc<str>,
+    pub state_name: &'a str,
     /// The resource as written in the definition.
-    pub resource: Arc<str>,
+    pub resource: &'a str,
     /// The Lambda function named (ARN or name), for Lambda resources.
-    pub function_name: Option<Arc<str>>,
+    pub function_name: Option<&'a str>,
     /// `$$.State.RetryCount`: 0 on the first attempt.
     pub retry_count: u32,
     /// The engine's clock (so a handler can wait on virtual time in tests).
-    pub clock: Arc<dyn Clock>,
+    pub clock: &'a Arc<dyn Clock>,
 }
 
 /// A failed task: `error` is the Lambda `errorType` (what Retry/Catch match on),
@@ -65,7 +68,7 @@ pub trait TaskHandler: Send + Sync {
     /// Runs the task with its input (after InputPath/Parameters; for `lambda:invoke`,
     /// the `Payload`) and returns its result (for `lambda:invoke`, the payload that is
     /// wrapped in AWS's Invoke response).
-    async fn invoke(&self, input: Value, ctx: &TaskContext) -> Result<Value, TaskFailure>;
+    async fn invoke(&self, input: Value, ctx: &TaskContext<'_>) -> Result<Value, TaskFailure>;
 }
 
 struct FnHandler<F>(F);
@@ -73,18 +76,20 @@ struct FnHandler<F>(F);
 #[async_trait]
 impl<F, Fut> TaskHandler for FnHandler<F>
 where
-    F: Fn(Value, TaskContext) -> Fut + Send + Sync,
+    F: Fn(Value, &TaskContext<'_>) -> Fut + Send + Sync,
     Fut: Future<Output = Result<Value, TaskFailure>> + Send,
 {
-    async fn invoke(&self, input: Value, ctx: &TaskContext) -> Result<Value, TaskFailure> {
-        (self.0)(input, ctx.clone()).await
+    async fn invoke(&self, input: Value, ctx: &TaskContext<'_>) -> Result<Value, TaskFailure> {
+        (self.0)(input, ctx).await
     }
 }
 
-/// A handler from an async closure: `handler_fn(|input, ctx| async move { Ok(input) })`.
+/// A handler from a closure returning a future:
+/// `handler_fn(|input, ctx| async move { Ok(input) })`. The future may not
+/// borrow `ctx`: take what it needs first (`let clock = ctx.clock.clone();`).
 pub fn handler_fn<F, Fut>(f: F) -> Arc<dyn TaskHandler>
 where
-    F: Fn(Value, TaskContext) -> Fut + Send + Sync + 'static,
+    F: Fn(Value, &TaskContext<'_>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Value, TaskFailure>> + Send + 'static,
 {
     Arc::new(FnHandler(f))

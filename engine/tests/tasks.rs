@@ -63,7 +63,8 @@ async fn lambda_invoke_passes_the_payload_and_wraps_the_result_like_aws() {
         .handler(
             "arn:aws:lambda:us-east-1:123456789012:function:process",
             handler_fn(move |input, ctx| {
-                *s.lock().unwrap() = Some((input.clone(), ctx.function_name.clone(), ctx.execution_name.clone()));
+                *s.lock().unwrap() =
+                    Some((input.clone(), ctx.function_name.map(str::to_owned), ctx.execution_name.to_owned()));
                 async move { Ok(json!({"status": "PROCESSED"})) }
             }),
         )
@@ -111,8 +112,9 @@ async fn retry_backs_off_exponentially_capped_by_max_delay_on_the_injected_clock
             "store",
             handler_fn(move |_, ctx| {
                 let n = c.fetch_add(1, Ordering::SeqCst);
+                let retry_count = ctx.retry_count;
                 async move {
-                    assert_eq!(ctx.retry_count, n);
+                    assert_eq!(retry_count, n);
                     if n < 5 {
                         Err(TaskFailure::new("StoreUnavailable", format!("attempt {n}")))
                     } else {
@@ -231,9 +233,12 @@ async fn timeout_seconds_fails_a_slow_task_with_states_timeout() {
     let engine = Engine::builder()
         .handler(
             "slow",
-            handler_fn(|_, ctx| async move {
-                ctx.clock.sleep(Duration::from_secs(600)).await;
-                Ok(json!("late"))
+            handler_fn(|_, ctx| {
+                let clock = ctx.clock.clone();
+                async move {
+                    clock.sleep(Duration::from_secs(600)).await;
+                    Ok(json!("late"))
+                }
             }),
         )
         .build();
@@ -336,12 +341,15 @@ async fn a_failing_iteration_fails_the_map_and_aborts_the_others() {
     let engine = Engine::builder()
         .handler(
             "work",
-            handler_fn(|input, ctx| async move {
-                if input == json!(2) {
-                    return Err(TaskFailure::new("BadItem", "item 2"));
+            handler_fn(|input, ctx| {
+                let clock = ctx.clock.clone();
+                async move {
+                    if input == json!(2) {
+                        return Err(TaskFailure::new("BadItem", "item 2"));
+                    }
+                    clock.sleep(Duration::from_secs(30)).await;
+                    Ok(input)
                 }
-                ctx.clock.sleep(Duration::from_secs(30)).await;
-                Ok(input)
             }),
         )
         .build();
