@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
-use engine::{handler_fn, Engine, ExecutionOutcome, StateMachine, TaskFailure};
+use engine::{Engine, ExecutionOutcome, StateMachine, TaskContext, TaskFailure, TaskHandler};
 use notify::{console_line, Message, Notifier, NotifyError, NotifyInput, Outbox, Published};
 use serde_json::Value;
 use workflow::definition::{self, FunctionArns};
@@ -61,35 +61,9 @@ impl Pipeline {
         let machine = StateMachine::from_json_named("invoices", &definition::render(&arns))
             .map_err(|e| format!("workflow/state-machine.asl.json: {e}"))?;
 
-        let rules = Arc::new(settings.rules);
-        let today = settings.today;
-        let validate = handler_fn(move |input: Value, _ctx| {
-            let rules = rules.clone();
-            async move {
-                let today = today.unwrap_or_else(|| Utc::now().date_naive());
-                let output = workflow::tasks::validate(&input, &rules, today);
-                Ok::<_, TaskFailure>(output.into_json())
-            }
-        });
-        let process_store = store.clone();
-        let process = handler_fn(move |input: Value, _ctx| {
-            let store = process_store.clone();
-            async move {
-                workflow::process::process_json(&*store, &input, Utc::now())
-                    .await
-                    .map_err(|e| TaskFailure::lambda(e.error_type(), e.to_string()))
-            }
-        });
-        let notify_outbox = outbox.clone();
-        let notify = handler_fn(move |input: Value, _ctx| {
-            let outbox = notify_outbox.clone();
-            async move {
-                notify::handle_json(input, &*outbox)
-                    .await
-                    .map(|out| serde_json::to_value(out).expect("a notify output always serializes"))
-                    .map_err(|e| TaskFailure::lambda(e.error_type(), e.to_string()))
-            }
-        });
+        let validate = Arc::new(ValidateTask { rules: settings.rules, today: settings.today });
+        let process = Arc::new(ProcessTask { store: store.clone() });
+        let notify = Arc::new(NotifyTask { outbox: outbox.clone() });
         let engine = Engine::builder()
             .region(REGION)
             .account(ACCOUNT)
@@ -136,6 +110,54 @@ impl Pipeline {
     /// Flushes the outbox to disk.
     pub fn sync(&self) -> Result<(), String> {
         self.outbox.outbox.sync().map_err(|e| e.to_string())
+    }
+}
+
+// The three tasks: the Lambdas' own functions, in process. Each is a handler
+// of its own, so that a call borrows what it uses (no reference count is
+// touched per call by executions running on several threads).
+
+/// ValidateInvoice: [`workflow::tasks::validate`].
+struct ValidateTask {
+    rules: Rules,
+    /// Processing date for due-date checks; `None`: today (UTC) at each call.
+    today: Option<NaiveDate>,
+}
+
+#[async_trait]
+impl TaskHandler for ValidateTask {
+    async fn invoke(&self, input: Value, _ctx: &TaskContext<'_>) -> Result<Value, TaskFailure> {
+        let today = self.today.unwrap_or_else(|| Utc::now().date_naive());
+        Ok(workflow::tasks::validate(&input, &self.rules, today).into_json())
+    }
+}
+
+/// ProcessInvoice: [`workflow::process::process_json`] over the SQLite store.
+struct ProcessTask {
+    store: Arc<SqliteStore>,
+}
+
+#[async_trait]
+impl TaskHandler for ProcessTask {
+    async fn invoke(&self, input: Value, _ctx: &TaskContext<'_>) -> Result<Value, TaskFailure> {
+        workflow::process::process_json(&*self.store, &input, Utc::now())
+            .await
+            .map_err(|e| TaskFailure::lambda(e.error_type(), e.to_string()))
+    }
+}
+
+/// Notify: [`notify::handle_json`] into the outbox.
+struct NotifyTask {
+    outbox: Arc<ConsoleOutbox>,
+}
+
+#[async_trait]
+impl TaskHandler for NotifyTask {
+    async fn invoke(&self, input: Value, _ctx: &TaskContext<'_>) -> Result<Value, TaskFailure> {
+        notify::handle_json(input, &*self.outbox)
+            .await
+            .map(|out| serde_json::to_value(out).expect("a notify output always serializes"))
+            .map_err(|e| TaskFailure::lambda(e.error_type(), e.to_string()))
     }
 }
 
