@@ -355,8 +355,8 @@ mod tests {
             input_bound: 2,
             start_time: chrono::Utc::now(),
             machine_arn: "m".into(),
-            machine_name: "m".into(),
-            role_arn: "r".into(),
+            machine_name: "m",
+            role_arn: "r",
         };
         let ctx = Ctx { exec: &exec, state: "S", entered: chrono::Utc::now(), retry: 0, item: None };
         let vars = Vars::default();

@@ -309,7 +309,7 @@ impl Engine {
 
     /// Runs one execution as described by `req`.
     pub async fn run(&self, machine: &StateMachine, req: ExecutionRequest) -> ExecutionOutcome {
-        let clock = self.shared.clock.clone();
+        let clock = &self.shared.clock;
         let start = clock.now();
         let sm_arn = self.state_machine_arn(machine);
         let exec_arn =
@@ -328,8 +328,8 @@ impl Engine {
                 input_bound: input_bound.unwrap_or(usize::MAX),
                 start_time: start,
                 machine_arn: sm_arn.into(),
-                machine_name: machine.inner.name.clone(),
-                role_arn: self.role_arn.clone(),
+                machine_name: &machine.inner.name,
+                role_arn: &self.role_arn,
             },
             rec: Recorder::new(self.record_history || history),
             mocks,
@@ -337,7 +337,7 @@ impl Engine {
             rng: self.seed.map(|seed| std::sync::Mutex::new(fastrand::Rng::with_seed(seed ^ fnv1a(&name)))),
             reads_entered_time: machine.inner.def.reads_entered_time,
         };
-        let role = exec.info.role_arn.clone();
+        let role = exec.info.role_arn;
         exec.rec.emit(
             "ExecutionStarted",
             0,

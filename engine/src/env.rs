@@ -13,7 +13,7 @@ use crate::value::{json_size, size_bound};
 
 /// Facts about one execution that the context object exposes.
 #[derive(Debug)]
-pub(crate) struct ExecInfo {
+pub(crate) struct ExecInfo<'e> {
     pub name: Arc<str>,
     pub arn: Arc<str>,
     pub input: Value,
@@ -22,8 +22,11 @@ pub(crate) struct ExecInfo {
     pub input_bound: usize,
     pub start_time: DateTime<Utc>,
     pub machine_arn: Arc<str>,
-    pub machine_name: Arc<str>,
-    pub role_arn: Arc<str>,
+    /// Borrowed from the machine and the engine: nothing shared is
+    /// reference-counted per execution (executions on several threads would
+    /// contend for the counts).
+    pub machine_name: &'e str,
+    pub role_arn: &'e str,
 }
 
 /// The leaves of the context object a state can read without building it: `$$.A.B`.
@@ -48,7 +51,7 @@ pub(crate) fn context_leaf(top: &str, key: &str) -> Option<usize> {
 /// The context object of one state at one moment.
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
-    pub exec: &'a ExecInfo,
+    pub exec: &'a ExecInfo<'a>,
     pub state: &'a str,
     pub entered: DateTime<Utc>,
     pub retry: u32,
@@ -63,10 +66,10 @@ impl Ctx<'_> {
             0 => s(&self.exec.arn),
             1 => s(&self.exec.name),
             2 => Some(Value::String(crate::timestamp::format(&self.exec.start_time))),
-            3 => s(&self.exec.role_arn),
+            3 => s(self.exec.role_arn),
             4 => Some(Value::from(0)),
             5 => s(&self.exec.machine_arn),
-            6 => s(&self.exec.machine_name),
+            6 => s(self.exec.machine_name),
             7 => s(self.state),
             8 => Some(Value::String(crate::timestamp::format(&self.entered))),
             9 => Some(Value::from(self.retry)),

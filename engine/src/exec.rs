@@ -73,7 +73,7 @@ struct Step {
 
 pub(crate) struct Exec<'e> {
     pub shared: &'e Shared,
-    pub info: ExecInfo,
+    pub info: ExecInfo<'e>,
     pub rec: Recorder,
     pub mocks: Option<Arc<MockedCase>>,
     pub mock_counts: Mutex<HashMap<String, u32>>,
@@ -1122,7 +1122,7 @@ impl<'e> Exec<'e> {
         TaskContext {
             execution_name: &self.info.name,
             execution_arn: &self.info.arn,
-            state_machine_name: &self.info.machine_name,
+            state_machine_name: self.info.machine_name,
             state_name: &st.name,
             resource,
             function_name: function,

@@ -142,8 +142,8 @@ impl Call {
             input_bound: 4,
             start_time: DateTime::UNIX_EPOCH,
             machine_arn: "".into(),
-            machine_name: "".into(),
-            role_arn: "".into(),
+            machine_name: "",
+            role_arn: "",
         };
         let ctx = Ctx { exec: &exec, state: "", entered: DateTime::UNIX_EPOCH, retry: 0, item: None };
         let vars = Vars::default();
@@ -721,8 +721,8 @@ mod tests {
             input_bound: json_size(&json!({"input_field": {"k": "v"}})),
             start_time: chrono::Utc::now(),
             machine_arn: "m".into(),
-            machine_name: "m".into(),
-            role_arn: "r".into(),
+            machine_name: "m",
+            role_arn: "r",
         };
         let ctx = Ctx { exec: &exec, state: "S", entered: chrono::Utc::now(), retry: 0, item: None };
         let vars = Vars::default();
