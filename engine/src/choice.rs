@@ -348,16 +348,7 @@ mod tests {
     use serde_json::json;
 
     fn check(rule: Value, data: Value) -> Result<bool, String> {
-        let exec = ExecInfo {
-            name: "n".into(),
-            arn: "arn".into(),
-            input: json!({}),
-            input_bound: 2,
-            start_time: chrono::Utc::now(),
-            machine_arn: "m".into(),
-            machine_name: "m",
-            role_arn: "r",
-        };
+        let exec = ExecInfo::for_tests(json!({}));
         let ctx = Ctx { exec: &exec, state: "S", entered: chrono::Utc::now(), retry: 0, item: None };
         let vars = Vars::default();
         let env = Env { ctx: &ctx, vars: &vars };

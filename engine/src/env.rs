@@ -29,6 +29,23 @@ pub(crate) struct ExecInfo<'e> {
     pub role_arn: &'e str,
 }
 
+#[cfg(test)]
+impl ExecInfo<'static> {
+    /// An execution's facts for unit tests: `input`, and fixed names.
+    pub fn for_tests(input: Value) -> ExecInfo<'static> {
+        ExecInfo {
+            name: "n".into(),
+            arn: "arn".into(),
+            input_bound: json_size(&input),
+            input,
+            start_time: chrono::Utc::now(),
+            machine_arn: "m".into(),
+            machine_name: "m",
+            role_arn: "r",
+        }
+    }
+}
+
 /// The leaves of the context object a state can read without building it: `$$.A.B`.
 const CONTEXT_LEAVES: [(&str, &str); 10] = [
     ("Execution", "Id"),

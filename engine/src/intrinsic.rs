@@ -714,16 +714,7 @@ mod tests {
     use serde_json::json;
 
     fn run(expr: &str, data: Value) -> Result<Value, EvalError> {
-        let exec = ExecInfo {
-            name: "n".into(),
-            arn: "arn".into(),
-            input: json!({"input_field": {"k": "v"}}),
-            input_bound: json_size(&json!({"input_field": {"k": "v"}})),
-            start_time: chrono::Utc::now(),
-            machine_arn: "m".into(),
-            machine_name: "m",
-            role_arn: "r",
-        };
+        let exec = ExecInfo::for_tests(json!({"input_field": {"k": "v"}}));
         let ctx = Ctx { exec: &exec, state: "S", entered: chrono::Utc::now(), retry: 0, item: None };
         let vars = Vars::default();
         let env = Env { ctx: &ctx, vars: &vars };

@@ -436,16 +436,7 @@ mod tests {
 
     #[test]
     fn size_bounds_are_exact_when_every_path_selects_the_whole_data() {
-        let exec = ExecInfo {
-            name: "n".into(),
-            arn: "arn".into(),
-            input: json!({}),
-            input_bound: 2,
-            start_time: chrono::Utc::now(),
-            machine_arn: "m".into(),
-            machine_name: "m",
-            role_arn: "r",
-        };
+        let exec = ExecInfo::for_tests(json!({}));
         let ctx = Ctx { exec: &exec, state: "S", entered: chrono::Utc::now(), retry: 0, item: None };
         let vars = Vars::default();
         let env = Env { ctx: &ctx, vars: &vars };
