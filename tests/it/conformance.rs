@@ -77,13 +77,19 @@ fn states_run_reports_bad_definitions_and_inputs_with_exit_2() {
     assert_eq!((code, out.trim()), (0, "{\n  \"a\": 1.10\n}"), "numbers keep their text");
 }
 
-#[test]
-fn states_run_with_a_mock_config_runs_tasks_offline() {
+/// A temporary directory holding TASK_DEF as `invoices.json` and MOCKS as `mocks.json`.
+fn mocked_definition() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let def = dir.path().join("invoices.json");
     std::fs::write(&def, TASK_DEF).unwrap();
     let mocks = dir.path().join("mocks.json");
     std::fs::write(&mocks, MOCKS).unwrap();
+    (dir, def, mocks)
+}
+
+#[test]
+fn states_run_with_a_mock_config_runs_tasks_offline() {
+    let (_dir, def, mocks) = mocked_definition();
     let input = r#"{"invoice": {"invoiceId": "INV-1"}}"#;
     let base = [def.to_str().unwrap(), "--input", input, "--mock-config", mocks.to_str().unwrap()];
 
@@ -104,11 +110,7 @@ fn states_run_with_a_mock_config_runs_tasks_offline() {
 
 #[test]
 fn states_run_history_is_one_json_document_on_stdout() {
-    let dir = tempfile::tempdir().unwrap();
-    let def = dir.path().join("invoices.json");
-    std::fs::write(&def, TASK_DEF).unwrap();
-    let mocks = dir.path().join("mocks.json");
-    std::fs::write(&mocks, MOCKS).unwrap();
+    let (_dir, def, mocks) = mocked_definition();
     let input = r#"{"invoice": {"invoiceId": "INV-1"}}"#;
     let base = [def.to_str().unwrap(), "--input", input, "--mock-config", mocks.to_str().unwrap(), "--history"];
 
