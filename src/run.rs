@@ -393,7 +393,7 @@ fn read_file(path: &Path, format: Format, key: &str, upload_id: &str, stop: &Sto
     let mut records = 0u64;
     let names = UploadNames::new(LOCAL_BUCKET, key, upload_id);
     let file_error_item = |reason: String, records: u64| Item::FileError {
-        name: names.name(None, 0),
+        name: file_execution_name(key, upload_id),
         info: FileInfo { bucket: LOCAL_BUCKET.into(), key: key.into(), reason, records: Some(records) },
     };
     let file = match std::fs::File::open(path) {

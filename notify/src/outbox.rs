@@ -546,14 +546,13 @@ fn key_of(event_id: &str) -> u128 {
 /// The outbox's message id for a key, shaped like SNS's: the key's 32 hex
 /// digits in a UUID's groups (8-4-4-4-12).
 fn message_id_of(key: u128) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = key.to_be_bytes();
     let mut id = String::with_capacity(36);
-    for (i, byte) in key.to_be_bytes().into_iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
+    for (i, group) in [&bytes[..4], &bytes[4..6], &bytes[6..8], &bytes[8..10], &bytes[10..]].into_iter().enumerate() {
+        if i > 0 {
             id.push('-');
         }
-        id.push(char::from(HEX[usize::from(byte >> 4)]));
-        id.push(char::from(HEX[usize::from(byte & 15)]));
+        workflow::hex::push(&mut id, group);
     }
     id
 }

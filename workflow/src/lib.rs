@@ -16,6 +16,7 @@
 //! - [`naming`]: deterministic execution names per upload and record.
 //! - [`definition`]: the state machine definition (`state-machine.asl.json`) and its placeholders.
 //! - [`tasks`]: the ValidateInvoice task, the named task errors (Lambda `errorType`), the Lambdas' config.
+//! - [`hex`]: lower-case hex digits of bytes (names, hashes, message ids).
 //! - [`json`]: allocation-free JSON of an invoice (the hot path's hash and SQLite rows).
 //! - [`process`]: the ProcessInvoice task: invoice numbers, retries told apart from duplicates.
 //! - [`store`]: the [`InvoiceStore`] port and its adapters, [`store::sqlite`] (local, group
@@ -24,6 +25,7 @@
 
 pub mod date;
 pub mod definition;
+pub mod hex;
 pub mod invoice;
 pub mod json;
 pub mod money;

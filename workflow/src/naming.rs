@@ -40,7 +40,6 @@ impl UploadNames {
 
     /// The name of record `record` (from 1), whose invoiceId is `invoice_id`.
     pub fn name(&self, invoice_id: Option<&str>, record: u64) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut name = String::with_capacity(PREFIX_LEN + 1 + HASH_LEN);
         name.extend(
             invoice_id
@@ -57,10 +56,7 @@ impl UploadNames {
         hasher.update(record.to_be_bytes());
         let digest = hasher.finalize();
         name.push('-');
-        for byte in &digest[..HASH_LEN / 2] {
-            name.push(char::from(HEX[usize::from(byte >> 4)]));
-            name.push(char::from(HEX[usize::from(byte & 0xf)]));
-        }
+        crate::hex::push(&mut name, &digest[..HASH_LEN / 2]);
         name
     }
 }

@@ -478,15 +478,16 @@ impl Numbering {
                     return None;
                 }
             };
-            let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
-            if code(0) != "None" {
+            // The counter's reason, then one per invoice ("None": that action was fine).
+            let codes: Vec<&str> =
+                (0..=jobs.len()).map(|i| reasons.get(i).and_then(|r| r.code()).unwrap_or("None")).collect();
+            if codes[0] != "None" {
                 self.counter = None; // another writer moved it (or it may have)
             }
-            let codes: Vec<&str> = (0..=jobs.len()).map(code).collect();
             let back_off = needs_backoff(&codes);
             let mut retry = Vec::with_capacity(jobs.len());
             for (i, job) in jobs.into_iter().enumerate() {
-                match code(i + 1) {
+                match codes[i + 1] {
                     "ConditionalCheckFailed" => {
                         let stored = reasons[i + 1].item().map(receipt_from_item);
                         let answer = match stored {

@@ -575,9 +575,8 @@ impl Row {
         end(&buf, Column::ProcessedAt);
         buf.extend_from_slice(new.idempotency_key.as_bytes());
         end(&buf, Column::IdempotencyKey);
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         for byte in new.content_hash.0 {
-            buf.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+            buf.extend_from_slice(&crate::hex::digits(byte));
         }
         end(&buf, Column::ContentHash);
         json::write_invoice(&mut buf, invoice, json::Decimals::Exact);
