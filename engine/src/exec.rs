@@ -781,7 +781,7 @@ impl<'e> Exec<'e> {
             // variables to assign and the id of the last event.
             let raw = match &st.kind {
                 Kind::Task(spec) => self
-                    .task_attempt(st, spec, &input, bound, vars, id, cursor, entered_at, retry_count)
+                    .task_attempt(st, spec, &mut input, bound, vars, id, cursor, entered_at, retry_count)
                     .await
                     .map_err(|f| (f, false)),
                 Kind::Map(spec) => self.map_attempt(st, spec, &input, bound, vars, id, cursor, entered_at).await,
@@ -893,7 +893,7 @@ impl<'e> Exec<'e> {
         &self,
         st: &State,
         spec: &TaskSpec,
-        input: &Value,
+        input: &mut Value,
         bound: usize,
         vars: &Vars<'_>,
         id: u64,
@@ -901,40 +901,50 @@ impl<'e> Exec<'e> {
         entered_at: DateTime<Utc>,
         retry: u32,
     ) -> Result<(Value, usize, u64), Failure> {
+        let invoke = matches!(spec.resource, Resource::LambdaInvoke { .. });
         let (params, timeout) = {
             let ctx = self.ctx(st, entered_at, retry);
             let env = Env { ctx: &ctx, vars };
-            let (eff, eff_bound) = self.effective(st, id, input, bound, &env)?;
-            let (params, params_bound) = match &st.parameters {
-                Some(t) => t.eval_sized(&eff, eff_bound, &env).map_err(|m| self.runtime(st, id, m))?,
-                None => (eff.into_owned(), eff_bound),
-            };
-            // The state's input after Parameters is held to the quota.
-            if within_limit(&params, params_bound).is_none() {
-                return Err(self.data_limit(st, id));
-            }
+            // Worked out on the whole input, but reported after Parameters' errors.
             let timeout = match &spec.timeout {
-                None => None,
-                Some(Seconds::Fixed(n)) => Some(*n),
+                None => Ok(None),
+                Some(Seconds::Fixed(n)) => Ok(Some(*n)),
                 Some(Seconds::Path(p)) => match env.resolve(p, input) {
                     Ok(v) => match v.as_u64() {
-                        Some(n) if n > 0 => Some(n),
-                        _ => {
-                            return Err(self.runtime(
-                                st,
-                                id,
-                                format!("The TimeoutSecondsPath field refers to value \"{}\" which is not a valid positive integer: {}", quoted(&v), p.text),
-                            ))
-                        }
+                        Some(n) if n > 0 => Ok(Some(n)),
+                        _ => Err(self.runtime(
+                            st,
+                            id,
+                            format!("The TimeoutSecondsPath field refers to value \"{}\" which is not a valid positive integer: {}", quoted(&v), p.text),
+                        )),
                     },
-                    Err(_) => return Err(self.invalid_path(st, id, p, input, &env)),
+                    Err(_) => Err(self.invalid_path(st, id, p, input, &env)),
                 },
             };
-            (params, timeout)
+            // Parameters that only select parts of the input lend them to the task
+            // (`lambda:invoke` takes its Payload out of the parameters: they are its own).
+            let (params, params_bound) = match &st.parameters {
+                Some(t) if t.lends() && !invoke && matches!(st.input_path, IoPath::Whole) => {
+                    let (value, n) = t.lend(input, bound, &env).map_err(|m| self.runtime(st, id, m))?;
+                    (TaskInput::Lent { value, template: t, from: input }, n)
+                }
+                _ => {
+                    let (eff, eff_bound) = self.effective(st, id, input, bound, &env)?;
+                    let (value, n) = match &st.parameters {
+                        Some(t) => t.eval_sized(&eff, eff_bound, &env).map_err(|m| self.runtime(st, id, m))?,
+                        None => (eff.into_owned(), eff_bound),
+                    };
+                    (TaskInput::Owned(value), n)
+                }
+            };
+            // The state's input after Parameters is held to the quota.
+            if within_limit(params.value(), params_bound).is_none() {
+                return Err(self.data_limit(st, id));
+            }
+            (params, timeout?)
         };
         let region = self.shared.region.as_str();
         let lambda_arn = matches!(spec.resource, Resource::Lambda { .. });
-        let invoke = matches!(spec.resource, Resource::LambdaInvoke { .. });
         let arn = spec.resource.arn();
         // Only recorded events name the service: worked out when one is recorded.
         let rtype = || service_parts(arn).0;
@@ -942,7 +952,7 @@ impl<'e> Exec<'e> {
         let started = if lambda_arn {
             let sched = self.emit("LambdaFunctionScheduled", cursor, || {
                 let mut d = obj([("resource", Value::String(arn.to_string()))]);
-                payload(&mut d, "input", &params);
+                payload(&mut d, "input", params.value());
                 if let Some(t) = timeout {
                     d.insert("timeoutInSeconds".into(), t.into());
                 }
@@ -955,7 +965,7 @@ impl<'e> Exec<'e> {
                     ("resourceType", rtype().into()),
                     ("resource", rname().into()),
                     ("region", region.into()),
-                    ("parameters", compact(&params).into()),
+                    ("parameters", compact(params.value()).into()),
                 ]);
                 if let Some(t) = timeout {
                     d.insert("timeoutInSeconds".into(), t.into());
@@ -971,26 +981,27 @@ impl<'e> Exec<'e> {
             Some(MockResponse::Throw { error, cause }) => Some(Err(TaskFailure { error, cause })),
             None => {
                 let registry = &self.shared.registry;
-                let (handler, function, task_input) = if lambda_arn {
+                let (handler, function, mut task_input) = if lambda_arn {
                     match spec.handler.get_or_find(self.shared.id, || registry.lambda(arn)) {
                         Some(h) => (h, spec.function.as_deref().map(Cow::Borrowed), params),
                         None => return Err(self.no_handler(st, id, arn, started)),
                     }
                 } else if invoke {
-                    let Some(fname) = params.get("FunctionName").and_then(Value::as_str).map(str::to_owned) else {
+                    let Some(fname) = params.value().get("FunctionName").and_then(Value::as_str).map(str::to_owned)
+                    else {
                         let mut f = self.runtime(
                             st,
                             id,
                             format!(
                                 "The Parameters '{}' could not be used to start the Task: [The field 'FunctionName' is required]",
-                                compact(&params)
+                                compact(params.value())
                             ),
                         );
                         f.last = started;
                         return Err(f);
                     };
                     let mut params = params;
-                    let payload_in = params.as_object_mut().and_then(|m| m.remove("Payload")).unwrap_or(Value::Null);
+                    let payload_in = params.payload();
                     match registry.lambda(&fname) {
                         Some(h) => (h, Some(Cow::Owned(function_name(&fname).to_owned())), payload_in),
                         None => return Err(self.no_handler(st, id, &fname, started)),
@@ -1002,7 +1013,10 @@ impl<'e> Exec<'e> {
                     }
                 };
                 let ctx = self.task_ctx(st, arn, function.as_deref(), retry);
-                let call = handler.invoke(task_input, &ctx);
+                let call = match &mut task_input {
+                    TaskInput::Owned(v) => handler.invoke(std::mem::take(v), &ctx),
+                    TaskInput::Lent { value, .. } => handler.invoke_ref(value, &ctx),
+                };
                 let result = match timeout {
                     None => Some(call.await),
                     Some(secs) => self.within(call, secs).await,
@@ -1381,6 +1395,40 @@ impl<'e> Exec<'e> {
         }
         self.emit("ParallelStateSucceeded", last, || None);
         Ok((Value::Array(slots.into_iter().map(Option::unwrap_or_default).collect()), result_bound, last))
+    }
+}
+
+/// A Task's input after InputPath and Parameters: a value of its own, or parts
+/// of the state's input that Parameters lent it for the call (see
+/// [`crate::template::Tmpl::lend`]), put back when this is dropped, whatever the
+/// call's outcome.
+enum TaskInput<'a> {
+    Owned(Value),
+    Lent { value: Value, template: &'a crate::template::Tmpl, from: &'a mut Value },
+}
+
+impl TaskInput<'_> {
+    fn value(&self) -> &Value {
+        match self {
+            TaskInput::Owned(v) | TaskInput::Lent { value: v, .. } => v,
+        }
+    }
+
+    /// `lambda:invoke`'s `Payload` (null without one), taken out of the parameters.
+    fn payload(&mut self) -> TaskInput<'static> {
+        let payload = match self {
+            TaskInput::Owned(v) => v.as_object_mut().and_then(|m| m.remove("Payload")),
+            TaskInput::Lent { value, .. } => value.get("Payload").cloned(),
+        };
+        TaskInput::Owned(payload.unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for TaskInput<'_> {
+    fn drop(&mut self) {
+        if let TaskInput::Lent { value, template, from } = self {
+            template.give_back(from, std::mem::take(value));
+        }
     }
 }
 

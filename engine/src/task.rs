@@ -69,6 +69,15 @@ pub trait TaskHandler: Send + Sync {
     /// the `Payload`) and returns its result (for `lambda:invoke`, the payload that is
     /// wrapped in AWS's Invoke response).
     async fn invoke(&self, input: Value, ctx: &TaskContext<'_>) -> Result<Value, TaskFailure>;
+
+    /// [`TaskHandler::invoke`] on a borrowed input. The engine calls this when the
+    /// state's Parameters only select parts of its input: those parts are lent to
+    /// the task for the call and put back after it, not copied. The default copies
+    /// the input for `invoke`; a handler that only reads its input implements this
+    /// too, and saves the copy.
+    async fn invoke_ref(&self, input: &Value, ctx: &TaskContext<'_>) -> Result<Value, TaskFailure> {
+        self.invoke(input.clone(), ctx).await
+    }
 }
 
 struct FnHandler<F>(F);

@@ -47,10 +47,11 @@ pub(crate) struct ObjTmpl {
 }
 
 impl ObjTmpl {
-    /// Builds a `direct` object from `data`, each field moving its part out of `data`.
-    /// When a field fails, the parts the fields before it took are put back, and the
-    /// object is built again from the data as it was, which fails as copying does.
-    fn take_direct(&self, mut data: Value, data_bound: usize, env: &Env) -> Result<(Value, usize), String> {
+    /// Builds a `direct` object by moving each field's part out of `data`. When a
+    /// field fails, the parts the fields before it took are put back, and the object
+    /// is built again from the data as it was, which fails as copying does: on
+    /// failure `data` is unchanged.
+    fn take_direct(&self, data: &mut Value, data_bound: usize, env: &Env) -> Result<(Value, usize), String> {
         let Some(skeleton) = &self.skeleton else { unreachable!("a direct template has distinct keys") };
         let mut m = skeleton.clone();
         let mut size = self.overhead.saturating_add(self.literal_size);
@@ -59,9 +60,9 @@ impl ObjTmpl {
             let built = match t {
                 Tmpl::Lit(..) => continue,
                 // A definite `$` path selects a part of the data.
-                Tmpl::Path(_, p) if p.root == Root::Data => take_path(&mut data, p).map(|v| (v, data_bound)),
+                Tmpl::Path(_, p) if p.root == Root::Data => take_path(data, p).map(|v| (v, data_bound)),
                 // No other field reads `$`.
-                t => t.eval_sized(&data, data_bound, env).ok(),
+                t => t.eval_sized(data, data_bound, env).ok(),
             };
             match built {
                 Some((v, n)) => {
@@ -75,16 +76,21 @@ impl ObjTmpl {
             }
         }
         if let Some(i) = failed {
-            for ((_, t), slot) in self.fields[..i].iter().zip(m.values_mut()) {
-                if let Tmpl::Path(_, p) = t {
-                    if p.root == Root::Data {
-                        put_path(&mut data, p, std::mem::take(slot));
-                    }
-                }
-            }
-            return self.eval_with(|t| t.eval_sized(&data, data_bound, env));
+            self.put_back(data, &mut m, i);
+            return self.eval_with(|t| t.eval_sized(data, data_bound, env));
         }
         Ok(bounded(Value::Object(m), size))
+    }
+
+    /// Moves the parts that the first `fields` fields took from `data` back into it.
+    fn put_back(&self, data: &mut Value, built: &mut Map<String, Value>, fields: usize) {
+        for ((_, t), slot) in self.fields[..fields].iter().zip(built.values_mut()) {
+            if let Tmpl::Path(_, p) = t {
+                if p.root == Root::Data {
+                    put_path(data, p, std::mem::take(slot));
+                }
+            }
+        }
     }
 
     /// Builds the object, each field's value and size bound from `field`.
@@ -284,6 +290,34 @@ impl Tmpl {
         }
     }
 
+    /// Whether [`Tmpl::lend`] builds the value without copying: an object whose `$`
+    /// paths are its own fields' (`"k.$": "$.a.b"`), chains of names of which none is
+    /// a prefix of another, under distinct keys.
+    pub fn lends(&self) -> bool {
+        matches!(self, Tmpl::Obj(o) if o.direct)
+    }
+
+    /// Builds the value as [`Tmpl::eval_sized`] does (the same value, bound and
+    /// errors), moving what a [`Tmpl::lends`] template's `$` paths select out of
+    /// `data` rather than copying it; [`Tmpl::give_back`] puts it back. On failure
+    /// `data` is unchanged.
+    pub fn lend(&self, data: &mut Value, data_bound: usize, env: &Env) -> Result<(Value, usize), String> {
+        match self {
+            Tmpl::Obj(o) if o.direct => o.take_direct(data, data_bound, env),
+            _ => self.eval_sized(data, data_bound, env),
+        }
+    }
+
+    /// Puts what [`Tmpl::lend`] moved into `lent` back into `data`, which is then as
+    /// it was before.
+    pub fn give_back(&self, data: &mut Value, lent: Value) {
+        if let (Tmpl::Obj(o), Value::Object(mut m)) = (self, lent) {
+            if o.direct {
+                o.put_back(data, &mut m, o.fields.len());
+            }
+        }
+    }
+
     /// For an object template of one field that `path` selects (`{"k.$": …}` and
     /// `$.k`): that field's template, the size of the object around it (braces, key and
     /// colon) and whether the field can be built by moving parts of the data.
@@ -323,7 +357,7 @@ impl Tmpl {
         }
         if let Tmpl::Obj(o) = self {
             if o.direct {
-                return o.take_direct(data, data_bound, env);
+                return o.take_direct(&mut data, data_bound, env);
             }
         }
         // A path that does not resolve fails the template with the whole data quoted:

@@ -373,3 +373,108 @@ async fn assign_sees_the_raw_result_and_result_selector_shapes_the_output() {
     let out = engine.execute(&machine(def), "e", json!({})).await;
     assert_eq!(out.output.unwrap(), json!({"out": {"kept": 1}, "extra": 2}));
 }
+
+/// A handler that only reads its input: it records what each attempt saw, and
+/// whether the engine lent the input (`invoke_ref`) or gave it a copy (`invoke`).
+struct Reader {
+    seen: Mutex<Vec<(&'static str, Value)>>,
+    fail_first: u32,
+}
+
+#[async_trait::async_trait]
+impl engine::TaskHandler for Reader {
+    async fn invoke(&self, input: Value, ctx: &engine::TaskContext<'_>) -> Result<Value, TaskFailure> {
+        self.answer("invoke", &input, ctx.retry_count)
+    }
+
+    async fn invoke_ref(&self, input: &Value, ctx: &engine::TaskContext<'_>) -> Result<Value, TaskFailure> {
+        self.answer("invoke_ref", input, ctx.retry_count)
+    }
+}
+
+impl Reader {
+    fn answer(&self, how: &'static str, input: &Value, retry: u32) -> Result<Value, TaskFailure> {
+        self.seen.lock().unwrap().push((how, input.clone()));
+        if retry < self.fail_first {
+            return Err(TaskFailure::new("Throttled", "later"));
+        }
+        Ok(json!({"ok": true}))
+    }
+}
+
+#[tokio::test]
+async fn parameters_that_select_parts_lend_them_and_every_outcome_finds_the_input_whole() {
+    let input =
+        json!({"first": 1, "invoice": {"id": "INV-1", "lines": [1, 2]}, "meta": {"source": {"key": "k"}, "x": 2}});
+    let params = json!({"invoice.$": "$.invoice", "lit": "L", "src.$": "$.meta.source", "name.$": "$$.Execution.Name"});
+    let expected_params =
+        json!({"invoice": {"id": "INV-1", "lines": [1, 2]}, "lit": "L", "src": {"key": "k"}, "name": "exec-1"});
+    // Retried once, then succeeds; then a handler that always fails, caught.
+    for (fail_first, catch) in [(1, false), (u32::MAX, true)] {
+        let clock = ManualClock::new(chrono::Utc::now());
+        let reader = Arc::new(Reader { seen: Mutex::default(), fail_first });
+        let engine = Engine::builder().clock(Arc::new(clock.clone())).handler("r", reader.clone()).build();
+        let def = json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:r", "Parameters": params,
+                  "ResultPath": "$.result",
+                  "Retry": [{"ErrorEquals": ["Throttled"], "MaxAttempts": 2}],
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Caught"}],
+                  "End": true},
+            "Caught": {"Type": "Pass", "End": true}}});
+        let out = run_on_clock(&engine, &machine(def), &clock, input.clone()).await;
+        assert!(out.succeeded(), "{:?} {:?}", out.error, out.cause);
+        let mut whole = input.clone();
+        if catch {
+            whole["failure"] = json!({"Error": "Throttled", "Cause": "later"});
+        } else {
+            whole["result"] = json!({"ok": true});
+        }
+        let output = out.output.unwrap();
+        assert_eq!(output, whole);
+        // Key order kept too: the lent parts went back where they were.
+        assert_eq!(output.to_string(), whole.to_string());
+        let seen = reader.seen.lock().unwrap();
+        assert_eq!(seen.len(), if catch { 3 } else { 2 }, "every attempt ran");
+        for (how, v) in seen.iter() {
+            assert_eq!(*how, "invoke_ref", "the parts were lent, not copied");
+            assert_eq!(v, &expected_params);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_lent_path_that_is_missing_fails_as_a_copied_one_does_and_leaves_the_input_whole() {
+    let reader = Arc::new(Reader { seen: Mutex::default(), fail_first: 0 });
+    let engine = Engine::builder().handler("r", reader.clone()).build();
+    let def = json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:r",
+              "Parameters": {"a.$": "$.a", "b.$": "$.b"},
+              "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Caught"}],
+              "End": true},
+        "Caught": {"Type": "Pass", "End": true}}});
+    let out = engine.execute(&machine(def), "e1", json!({"a": {"kept": true}})).await;
+    // States.Runtime, which no Catch takes; the message quotes the input whole
+    // ("a" was taken before "b" was found missing, and put back).
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    assert_eq!(out.error.as_deref(), Some("States.Runtime"));
+    let cause = out.cause.unwrap();
+    assert!(
+        cause.ends_with(
+            "The JSONPath '$.b' specified for the field 'b.$' could not be found in the input '{\"a\":{\"kept\":true}}'"
+        ),
+        "{cause}"
+    );
+    assert!(reader.seen.lock().unwrap().is_empty(), "the task did not run");
+}
+
+#[tokio::test]
+async fn a_handler_without_invoke_ref_gets_a_copy_of_what_is_lent() {
+    let engine =
+        Engine::builder().handler("h", handler_fn(|input, _| async move { Ok(json!({"seen": input})) })).build();
+    let m = machine(task(
+        "arn:aws:lambda:us-east-1:1:function:h",
+        json!({"Parameters": {"x.$": "$.a.b"}, "ResultPath": "$.a.seen"}),
+    ));
+    let out = engine.execute(&m, "e1", json!({"a": {"b": [1, {"c": "d"}]}})).await;
+    assert_eq!(out.output.unwrap(), json!({"a": {"b": [1, {"c": "d"}], "seen": {"seen": {"x": [1, {"c": "d"}]}}}}));
+}
