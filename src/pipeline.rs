@@ -126,9 +126,14 @@ struct ValidateTask {
 
 #[async_trait]
 impl TaskHandler for ValidateTask {
-    async fn invoke(&self, input: Value, _ctx: &TaskContext<'_>) -> Result<Value, TaskFailure> {
+    async fn invoke(&self, input: Value, ctx: &TaskContext<'_>) -> Result<Value, TaskFailure> {
+        self.invoke_ref(&input, ctx).await
+    }
+
+    /// Validation only reads its input (lent by the engine, not copied).
+    async fn invoke_ref(&self, input: &Value, _ctx: &TaskContext<'_>) -> Result<Value, TaskFailure> {
         let today = self.today.unwrap_or_else(|| Utc::now().date_naive());
-        Ok(workflow::tasks::validate(&input, &self.rules, today).into_json())
+        Ok(workflow::tasks::validate(input, &self.rules, today).into_json())
     }
 }
 
@@ -139,8 +144,13 @@ struct ProcessTask {
 
 #[async_trait]
 impl TaskHandler for ProcessTask {
-    async fn invoke(&self, input: Value, _ctx: &TaskContext<'_>) -> Result<Value, TaskFailure> {
-        workflow::process::process_json(&*self.store, &input, Utc::now())
+    async fn invoke(&self, input: Value, ctx: &TaskContext<'_>) -> Result<Value, TaskFailure> {
+        self.invoke_ref(&input, ctx).await
+    }
+
+    /// Processing only reads its input (lent by the engine, not copied).
+    async fn invoke_ref(&self, input: &Value, _ctx: &TaskContext<'_>) -> Result<Value, TaskFailure> {
+        workflow::process::process_json(&*self.store, input, Utc::now())
             .await
             .map_err(|e| TaskFailure::lambda(e.error_type(), e.to_string()))
     }
@@ -153,7 +163,12 @@ struct NotifyTask {
 
 #[async_trait]
 impl TaskHandler for NotifyTask {
-    async fn invoke(&self, input: Value, _ctx: &TaskContext<'_>) -> Result<Value, TaskFailure> {
+    async fn invoke(&self, input: Value, ctx: &TaskContext<'_>) -> Result<Value, TaskFailure> {
+        self.invoke_ref(&input, ctx).await
+    }
+
+    /// Notifying only reads its input (lent by the engine, not copied).
+    async fn invoke_ref(&self, input: &Value, _ctx: &TaskContext<'_>) -> Result<Value, TaskFailure> {
         notify::handle_json(input, &*self.outbox)
             .await
             .map(|out| serde_json::to_value(out).expect("a notify output always serializes"))

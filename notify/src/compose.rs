@@ -48,7 +48,13 @@ const EMAIL_CAPACITY: usize = 1024;
 /// Composes the notification for an input. The input's execution name is
 /// taken as is (see [`NotifyInput::check`]).
 pub fn compose(input: &NotifyInput) -> Message {
-    let facts = Facts::new(input);
+    compose_with_invoice(input, input.invoice.as_ref())
+}
+
+/// [`compose`], with the invoice given apart from the input (borrowed from the
+/// task's input document: see [`NotifyInput::from_json_ref`]).
+pub(crate) fn compose_with_invoice(input: &NotifyInput, invoice: Option<&Value>) -> Message {
+    let facts = Facts::new(input, invoice);
     let (subject, sms, email) = match input.event_type {
         EventType::InvoiceProcessed => processed(&facts),
         EventType::InvoiceRejected => rejected(&facts),
@@ -84,13 +90,10 @@ struct Facts<'a> {
 }
 
 impl<'a> Facts<'a> {
-    fn new(input: &'a NotifyInput) -> Facts<'a> {
+    fn new(input: &'a NotifyInput, invoice: Option<&'a Value>) -> Facts<'a> {
         let listed = input.errors.iter().flatten().take(MAX_ERRORS);
-        let submitted_email = if listed.clone().any(|e| is_email_field(&e.field)) {
-            submitted_email(input.invoice.as_ref())
-        } else {
-            None
-        };
+        let submitted_email =
+            if listed.clone().any(|e| is_email_field(&e.field)) { submitted_email(invoice) } else { None };
         let errors = listed
             .map(|e| FieldError {
                 field: short(&e.field, MAX_ERROR_TEXT).into_owned(),
@@ -129,7 +132,7 @@ impl<'a> Facts<'a> {
             record: s.record,
             line: s.line,
         });
-        let view = InvoiceView::new(input.invoice.as_ref());
+        let view = InvoiceView::new(invoice);
         Facts {
             input,
             amount: view.amount_label(),

@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use serde::de::value::MapDeserializer;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use workflow::{FieldError, Source};
@@ -135,22 +136,30 @@ pub struct NotifyInput {
 
 impl NotifyInput {
     /// Reads a task input, naming what is wrong when it is not one.
-    pub fn from_json(value: Value) -> Result<NotifyInput, NotifyError> {
+    pub fn from_json(mut value: Value) -> Result<NotifyInput, NotifyError> {
         // The invoice stays JSON: it is moved out of the input as it is, not
         // rebuilt key by key (and hashed again) by deserializing it as a `Value`.
-        let (value, invoice) = match value {
-            Value::Object(mut fields) => {
-                let invoice = fields.shift_remove("invoice");
-                (Value::Object(fields), invoice)
-            }
-            other => (other, None),
-        };
-        let mut input: NotifyInput =
-            serde_json::from_value(value).map_err(|e| NotifyError::InvalidInput(e.to_string()))?;
+        let invoice = value.as_object_mut().and_then(|fields| fields.shift_remove("invoice"));
+        let (mut input, _) = NotifyInput::from_json_ref(&value)?;
         // As for the other parts, `null` is no invoice.
         input.invoice = invoice.filter(|v| !v.is_null());
-        input.check()?;
         Ok(input)
+    }
+
+    /// [`NotifyInput::from_json`] of a borrowed input, whose invoice is not copied:
+    /// it comes back borrowed beside the input read (whose `invoice` is `None`).
+    pub fn from_json_ref(value: &Value) -> Result<(NotifyInput, Option<&Value>), NotifyError> {
+        let read = match value {
+            Value::Object(fields) => {
+                let rest = fields.iter().filter(|(k, _)| *k != "invoice").map(|(k, v)| (k.as_str(), v));
+                NotifyInput::deserialize(MapDeserializer::new(rest))
+            }
+            other => NotifyInput::deserialize(other),
+        };
+        let input = read.map_err(|e: serde_json::Error| NotifyError::InvalidInput(e.to_string()))?;
+        input.check()?;
+        // As for the other parts, `null` is no invoice.
+        Ok((input, value.get("invoice").filter(|v| !v.is_null())))
     }
 
     /// Checks what deserialization cannot: a usable execution name.

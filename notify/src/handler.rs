@@ -4,28 +4,29 @@
 
 use serde_json::Value;
 
-use crate::compose::compose;
+use crate::compose::{compose, compose_with_invoice};
 use crate::error::NotifyError;
 use crate::event::{NotifyInput, NotifyOutput};
+use crate::message::Message;
 use crate::notifier::Notifier;
 
 /// Composes and publishes the notification of `input`.
 pub async fn handle<N: Notifier + ?Sized>(input: &NotifyInput, notifier: &N) -> Result<NotifyOutput, NotifyError> {
     input.check()?;
-    publish(input, notifier).await
+    publish(compose(input), notifier).await
 }
 
 /// [`handle`] for a raw JSON task input (what a Lambda function receives):
 /// a document that is not a Notify input is [`NotifyError::InvalidInput`].
-pub async fn handle_json<N: Notifier + ?Sized>(input: Value, notifier: &N) -> Result<NotifyOutput, NotifyError> {
-    // `from_json` checks the input: `handle` would check it again.
-    let input = NotifyInput::from_json(input)?;
-    publish(&input, notifier).await
+/// The input is only read (its invoice is not copied).
+pub async fn handle_json<N: Notifier + ?Sized>(input: &Value, notifier: &N) -> Result<NotifyOutput, NotifyError> {
+    // `from_json_ref` checks the input: `handle` would check it again.
+    let (input, invoice) = NotifyInput::from_json_ref(input)?;
+    publish(compose_with_invoice(&input, invoice), notifier).await
 }
 
 /// [`handle`] of a checked input.
-async fn publish<N: Notifier + ?Sized>(input: &NotifyInput, notifier: &N) -> Result<NotifyOutput, NotifyError> {
-    let message = compose(input);
+async fn publish<N: Notifier + ?Sized>(message: Message, notifier: &N) -> Result<NotifyOutput, NotifyError> {
     let published = notifier.publish(&message).await?;
     tracing::debug!(
         event_id = %message.event_id,
@@ -76,7 +77,7 @@ mod tests {
     #[tokio::test]
     async fn publishes_the_composed_message_and_answers_its_id() {
         let recorder = Recorder::default();
-        let out = handle_json(rejected(), &recorder).await.unwrap();
+        let out = handle_json(&rejected(), &recorder).await.unwrap();
         assert_eq!(
             serde_json::to_value(&out).unwrap(),
             json!({"messageId": "m-1", "topic": "error", "eventId": "INV-9-abc:INVOICE_REJECTED"})
@@ -89,9 +90,9 @@ mod tests {
     #[tokio::test]
     async fn invalid_input_publishes_nothing() {
         let recorder = Recorder::default();
-        let err = handle_json(json!({"eventType": "INVOICE_REJECTED", "executionName": ""}), &recorder).await;
+        let err = handle_json(&json!({"eventType": "INVOICE_REJECTED", "executionName": ""}), &recorder).await;
         assert_eq!(err.unwrap_err().error_type(), "InvalidInput");
-        let err = handle_json(json!({"executionName": "x"}), &recorder).await.unwrap_err();
+        let err = handle_json(&json!({"executionName": "x"}), &recorder).await.unwrap_err();
         assert!(err.to_string().contains("eventType"), "{err}");
         assert!(recorder.sent.lock().unwrap().is_empty());
     }
@@ -100,7 +101,7 @@ mod tests {
     async fn notifier_errors_keep_their_names() {
         for fail in [NotifyError::Throttled("slow".into()), NotifyError::NotifierUnavailable("down".into())] {
             let recorder = Recorder { fail: Some(fail.clone()), ..Recorder::default() };
-            assert_eq!(handle_json(rejected(), &recorder).await.unwrap_err(), fail);
+            assert_eq!(handle_json(&rejected(), &recorder).await.unwrap_err(), fail);
         }
     }
 }

@@ -14,5 +14,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let topics = TopicArns::from_env()?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let notifier = SnsNotifier::from_sdk_config(&config, topics);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle_json(event.payload, &notifier))).await
+    let notifier = &notifier;
+    lambda_runtime::run(service_fn(
+        |event: LambdaEvent<Value>| async move { handle_json(&event.payload, notifier).await },
+    ))
+    .await
 }
