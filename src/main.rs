@@ -16,6 +16,7 @@
 //! Every subcommand returns its exit status; errors reach the user as one
 //! clear line on stderr.
 
+mod alloc;
 mod config;
 mod data_dir;
 mod drop_folder;
@@ -31,10 +32,8 @@ mod watch;
 
 use std::process::ExitCode;
 
-/// mimalloc: the pipeline allocates many small JSON values across threads,
-/// where glibc's allocator spent a fifth of the time.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::MiMalloc = alloc::MiMalloc;
 
 use clap::{Parser, Subcommand};
 
