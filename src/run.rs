@@ -64,8 +64,10 @@ pub struct PipelineArgs {
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Executions running at once.
-    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    /// Executions running at once. Most of them wait for the SQLite writer,
+    /// whose commits (one fsync each) group the invoices that are waiting: with
+    /// more running, commits are larger and fewer.
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: u32,
     /// New notifications shown on the console (the rest are in the outbox).
     #[arg(long, default_value_t = 20, value_name = "N")]
