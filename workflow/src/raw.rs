@@ -81,12 +81,34 @@ impl<'a> RawValue<'a> {
     pub fn to_json_number(&self) -> Option<Value> {
         match self {
             RawValue::Text(t) => match crate::money::parse_decimal(t.as_bytes()) {
+                Ok(d) if is_canonical_decimal(t, d) => Some(number_or_string(t)),
                 Ok(d) => Some(number_or_string(&d.to_string())),
                 Err(_) => self.to_json(),
             },
             _ => self.to_json(),
         }
     }
+}
+
+/// True when `text`, a valid decimal, is already written as the decimal's
+/// `to_string()` would write it: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, and not a
+/// negative zero (which is written `0`). Such text (as a CSV amount usually
+/// is) is used as it stands, sparing a formatting of the decimal per invoice.
+fn is_canonical_decimal(text: &str, value: rust_decimal::Decimal) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.len() < text.len() && value.is_zero() {
+        return false;
+    }
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (digits, None),
+    };
+    let whole_ok = match whole.as_bytes() {
+        [b'0'] => true,
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    whole_ok && fraction.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn number_or_string(text: &str) -> Value {
@@ -212,7 +234,8 @@ impl<'a> RawItem<'a> {
         if let Some(v) = self.not_object {
             return v.clone();
         }
-        let mut map = Map::new();
+        // Sized up front: a growing map rehashes its keys (see RawInvoice::to_json).
+        let mut map = Map::with_capacity(3);
         if !self.description.is_absent() {
             if let Some(v) = self.description.to_json() {
                 map.insert("description".into(), v);
@@ -313,8 +336,11 @@ impl<'a> RawInvoice<'a> {
     /// become JSON numbers with the same digits; optional fields that are blank
     /// are left out; a required field that is blank stays `""` so that
     /// validation reports it as empty.
+    ///
+    /// The map is made with room for every field: one is built per invoice
+    /// read, and growing it would move and rehash its keys.
     pub fn to_json(&self) -> Value {
-        let mut map = Map::new();
+        let mut map = Map::with_capacity(Field::INVOICE.len());
         let scalar = |field: Field, raw: &RawValue<'_>, map: &mut Map<String, Value>| {
             let required = matches!(field, Field::InvoiceId | Field::CustomerId | Field::Amount | Field::DueDate);
             if !required && raw.is_absent() && !matches!(raw, RawValue::Null) {
@@ -362,7 +388,64 @@ pub fn unwrap_invoice(document: &Value) -> &Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    /// What [`RawValue::to_json_number`] gave before it kept canonical text as it stands.
+    fn number_by_formatting(text: &str) -> Value {
+        match crate::money::parse_decimal(text.as_bytes()) {
+            Ok(d) => number_or_string(&d.to_string()),
+            Err(_) => Value::String(text.to_string()),
+        }
+    }
+
+    fn assert_same_number(text: &str) {
+        let fast = RawValue::Text(text.into()).to_json_number().unwrap();
+        let slow = number_by_formatting(text);
+        assert_eq!(serde_json::to_string(&fast).unwrap(), serde_json::to_string(&slow).unwrap(), "{text:?}");
+    }
+
+    #[test]
+    fn numbers_from_text_are_written_as_the_decimal_writes_them() {
+        for text in [
+            "1500.10",
+            "0",
+            "0.0",
+            "0.10",
+            "-12.30",
+            "-0",
+            "-0.00",
+            "+7.5",
+            "007",
+            "0000.10",
+            ".5",
+            "5.",
+            "1.5e3",
+            "15E-3",
+            " 42 ",
+            "42 ",
+            "1..2",
+            "-",
+            "",
+            "x",
+            "1e400",
+            "0.0000000000000000000000000001",
+            "0.00000000000000000000000000001",
+            "79228162514264337593543950335",
+            "79228162514264337593543950336",
+            "-79228162514264337593543950335",
+            "١٢",
+        ] {
+            assert_same_number(text);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_numeric_text_gives_what_formatting_gives(text in "[-+ ]?[0-9]{0,30}(\\.[0-9]{0,30})?([eE][-+]?[0-9]{1,3})? ?") {
+            assert_same_number(&text);
+        }
+    }
 
     #[test]
     fn names_match_without_case_or_separators() {
