@@ -27,7 +27,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use tokio::task::JoinSet;
 use workflow::naming::UploadNames;
-use workflow::{ErrorCode, ExecutionInput, FieldError, Source};
+use workflow::{ErrorCode, ExecutionInput, FieldError, InvoiceJson, Source};
 
 use crate::config::RulesArgs;
 use crate::data_dir::{DataDir, Upload, UploadStatus};
@@ -414,6 +414,7 @@ fn read_file(path: &Path, format: Format, key: &str, upload_id: &str, stop: &Sto
         line,
     };
     let inputs = Inputs::new(&source(0, 0));
+    let mut invoices = InvoiceJson::default();
     let mut reader = InvoiceReader::new(file, format, Limits::default());
     while let Some(next) = reader.next_record() {
         if stop.requested() {
@@ -424,7 +425,10 @@ fn read_file(path: &Path, format: Format, key: &str, upload_id: &str, stop: &Sto
             Ok(record) => {
                 records += 1;
                 let name = names.name(record.invoice.invoice_id_text(), record.record);
-                Item::Invoice { name, input: inputs.input(record.invoice.to_json(), record.record, record.line) }
+                Item::Invoice {
+                    name,
+                    input: inputs.input(invoices.to_json(&record.invoice), record.record, record.line),
+                }
             }
             Err(ReadError::Record(e)) => {
                 records += 1;
