@@ -24,10 +24,10 @@ use engine::{ExecutionOutcome, ExecutionStatus};
 use ingest::{Format, InvoiceReader, Limits, ReadError};
 use notify::{EventType, FileInfo, NotifyInput};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tokio::task::JoinSet;
 use workflow::naming::UploadNames;
-use workflow::{ErrorCode, FieldError, Source};
+use workflow::{ErrorCode, ExecutionInput, FieldError, InvoiceJson, Source};
 
 use crate::config::RulesArgs;
 use crate::data_dir::{DataDir, Upload, UploadStatus};
@@ -415,6 +415,8 @@ fn read_file(path: &Path, format: Format, key: &str, upload_id: &str, stop: &Sto
         record,
         line,
     };
+    let inputs = Inputs::new(&source(0, 0));
+    let mut invoices = InvoiceJson::default();
     let mut reader = InvoiceReader::new(file, format, Limits::default());
     while let Some(next) = reader.next_record() {
         if stop.requested() {
@@ -427,7 +429,7 @@ fn read_file(path: &Path, format: Format, key: &str, upload_id: &str, stop: &Sto
                 let name = names.name(record.invoice.invoice_id_text(), record.record);
                 Item::Invoice {
                     name,
-                    input: execution_input(record.invoice.to_json(), &source(record.record, record.line)),
+                    input: inputs.input(invoices.to_json(&record.invoice), record.record, record.line),
                 }
             }
             Err(ReadError::Record(e)) => {
@@ -447,13 +449,56 @@ fn read_file(path: &Path, format: Format, key: &str, upload_id: &str, stop: &Sto
     end
 }
 
-/// `{"invoice": …, "source": …}`, the documented execution input
-/// ([`workflow::ExecutionInput`]), built without serializing the invoice again.
-fn execution_input(invoice: Value, source: &Source) -> Value {
-    let mut doc = serde_json::Map::with_capacity(2);
-    doc.insert("invoice".into(), invoice);
-    doc.insert("source".into(), serde_json::to_value(source).expect("a source always serializes"));
-    Value::Object(doc)
+/// The execution inputs of one file's records.
+///
+/// They differ only in the invoice and in the source's `record` and `line`,
+/// so the document is serialized once per file and cloned per record:
+/// cloning a map copies its hash table, where serializing builds the maps
+/// anew, hashing every key, once per invoice.
+struct Inputs {
+    /// `{"invoice": null, "source": {…, "record": null, "line": null}}`
+    /// (nulls, so that cloning them allocates nothing).
+    template: Map<String, Value>,
+}
+
+impl Inputs {
+    /// `source` is the file's, with any record and line.
+    fn new(source: &Source) -> Inputs {
+        let input = ExecutionInput { invoice: Value::Null, source: Some(source.clone()) };
+        let Ok(Value::Object(mut template)) = serde_json::to_value(input) else {
+            unreachable!("an execution input serializes to an object")
+        };
+        fill(&mut template, Value::Null, Value::Null, Value::Null);
+        Inputs { template }
+    }
+
+    /// `{"invoice": …, "source": …}`, the documented execution input
+    /// ([`ExecutionInput`]), built without serializing the invoice again.
+    fn input(&self, invoice: Value, record: u64, line: u64) -> Value {
+        let mut input = self.template.clone();
+        fill(&mut input, invoice, record.into(), line.into());
+        Value::Object(input)
+    }
+}
+
+/// Sets the invoice, and the source's `record` and `line`, of a serialized
+/// [`ExecutionInput`], where they are: no key is looked up by its hash.
+fn fill(input: &mut Map<String, Value>, mut invoice: Value, mut record: Value, mut line: Value) {
+    for (key, value) in input.iter_mut() {
+        match (key.as_str(), value) {
+            ("invoice", value) => *value = std::mem::take(&mut invoice),
+            ("source", Value::Object(source)) => {
+                for (key, value) in source.iter_mut() {
+                    match key.as_str() {
+                        "record" => *value = std::mem::take(&mut record),
+                        "line" => *value = std::mem::take(&mut line),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Outcomes counted as executions finish.
@@ -640,5 +685,31 @@ fn one_line(v: &Value) -> String {
         format!("{}…", text.chars().take(300).collect::<String>())
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_the_documented_execution_input() {
+        let source = |record, line| Source {
+            bucket: LOCAL_BUCKET.into(),
+            key: "/data/a.csv".into(),
+            etag: None,
+            version_id: Some("u-1".into()),
+            record,
+            line,
+        };
+        let inputs = Inputs::new(&source(0, 0));
+        let invoice = serde_json::json!({"invoiceId": "INV-1", "amount": 1500});
+        for (record, line) in [(1, 2), (7, 31), (u64::MAX, u64::MAX)] {
+            let expected = ExecutionInput { invoice: invoice.clone(), source: Some(source(record, line)) };
+            assert_eq!(
+                serde_json::to_string(&inputs.input(invoice.clone(), record, line)).unwrap(),
+                serde_json::to_string(&expected).unwrap()
+            );
+        }
     }
 }

@@ -39,7 +39,7 @@ pub mod validation;
 pub use invoice::{ExecutionInput, Invoice, LineItem, Source};
 pub use money::Currency;
 pub use process::{ProcessInput, ProcessOutput};
-pub use raw::{RawInvoice, RawItem, RawItems, RawValue};
+pub use raw::{InvoiceJson, RawInvoice, RawItem, RawItems, RawValue};
 pub use store::{InvoiceNumber, InvoiceStore, StoreError, StoredInvoice};
 pub use tasks::{TaskError, ValidationOutput};
 pub use validation::{validate, ErrorCode, FieldError, Rules};

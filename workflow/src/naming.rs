@@ -41,23 +41,30 @@ impl UploadNames {
     /// The name of record `record` (from 1), whose invoiceId is `invoice_id`.
     pub fn name(&self, invoice_id: Option<&str>, record: u64) -> String {
         let mut name = String::with_capacity(PREFIX_LEN + 1 + HASH_LEN);
-        name.extend(
-            invoice_id
-                .unwrap_or("")
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-                .take(PREFIX_LEN),
-        );
-        if name.is_empty() {
-            name.push_str("record");
-        }
+        name.push_str(prefix(invoice_id.unwrap_or(""), &mut [0; PREFIX_LEN]));
         let mut hasher = self.upload.clone();
         hasher.update(record.to_be_bytes());
         let digest = hasher.finalize();
         name.push('-');
         crate::hex::push(&mut name, &digest[..HASH_LEN / 2]);
         name
+    }
+}
+
+/// The readable part of a name, written in `buf`: the invoiceId without
+/// whitespace, every character but `A-Za-z0-9-_` replaced by `_`, at most
+/// [`PREFIX_LEN`] of them; `record` when that leaves nothing. Made in a
+/// buffer (it is all ASCII) and appended at once: pushing `char`s one by one
+/// costs a capacity check and a UTF-8 encoding each, for every invoice.
+fn prefix<'b>(invoice_id: &str, buf: &'b mut [u8; PREFIX_LEN]) -> &'b str {
+    let mut len = 0;
+    for c in invoice_id.chars().filter(|c| !c.is_whitespace()).take(PREFIX_LEN) {
+        buf[len] = if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c as u8 } else { b'_' };
+        len += 1;
+    }
+    match std::str::from_utf8(&buf[..len]).expect("the prefix is ASCII") {
+        "" => "record",
+        prefix => prefix,
     }
 }
 
@@ -89,6 +96,11 @@ mod tests {
             assert!(valid(&name), "{name}");
         }
         assert!(execution_name(None, "b", "k", "v", 1).starts_with("record-"));
+        assert!(execution_name(Some(" \t "), "b", "k", "v", 1).starts_with("record-"));
+        let odd = execution_name(Some(" a b/c:d#é\u{3000}x "), "b", "k", "v", 1);
+        assert!(odd.starts_with("ab_c_d__x-"), "{odd}");
+        let long = execution_name(Some(&"é".repeat(50)), "b", "k", "v", 1);
+        assert!(long.starts_with(&format!("{}-", "_".repeat(PREFIX_LEN))), "{long}");
     }
 
     #[test]
