@@ -29,7 +29,9 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     }
     if !tail.is_empty() {
         // The tail is tested as a block too: the text's last block (its
-        // bytes before the tail are done already), or the tail padded.
+        // bytes before the tail are done already), or the tail padded. Both
+        // are borrowed, as the blocks are: a block copied by value tends to be
+        // tested byte by byte instead.
         let mut padded = [b' '; BLOCK];
         let (last, start) = match bytes.last_chunk::<BLOCK>() {
             Some(last) => (last, bytes.len() - BLOCK),
