@@ -7,10 +7,10 @@
 //! as `\u00xx` (lowercase hex); everything else, non-ASCII included, as is.
 //! The tests check the output against serde_json.
 
-use std::fmt::Display;
-use std::io::Write as _;
-
+use rust_decimal::Decimal;
 use serde::Serialize;
+
+use crate::text::{number_text, NUMBER_TEXT};
 
 /// Writes `text` as a JSON string.
 pub fn write_str(out: &mut Vec<u8>, text: &str) {
@@ -159,11 +159,12 @@ impl<'a> Object<'a> {
         serde_json::to_writer(out, &value).expect("an integer always serializes");
     }
 
-    /// A member whose JSON text is `value`'s `Display` text (a number).
-    pub fn number(&mut self, name: &str, value: impl Display) {
+    /// A number member, with the decimal's exact digits. A decimal's text
+    /// is a JSON number: an optional sign, digits, an optional point and
+    /// digits (never an exponent).
+    pub fn number(&mut self, name: &str, value: Decimal) {
         let out = self.key(name);
-        // Writing to a Vec cannot fail.
-        let _ = write!(out, "{value}");
+        out.extend_from_slice(number_text(value, &mut [0; NUMBER_TEXT]));
     }
 
     /// A member written by `write` (a nested object).
@@ -230,14 +231,14 @@ mod tests {
         object.str("a", "x\"y");
         object.opt_str("skipped", None);
         object.opt_str("b", Some(""));
-        object.number("n", 1500.5);
+        object.number("n", Decimal::new(-15005, 1));
         object.integer("i", u64::MAX);
         object.with("nested", |out| Object::new(out).end());
         object.serde("list", &vec!["p", "q"]);
         object.end();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#"{"a":"x\"y","b":"","n":1500.5,"i":18446744073709551615,"nested":{},"list":["p","q"]}"#
+            r#"{"a":"x\"y","b":"","n":-1500.5,"i":18446744073709551615,"nested":{},"list":["p","q"]}"#
         );
         let mut out = Vec::new();
         Object::new(&mut out).end();
