@@ -7,52 +7,90 @@
 //! as `\u00xx` (lowercase hex); everything else, non-ASCII included, as is.
 //! The tests check the output against serde_json.
 
-use std::fmt::Display;
-use std::io::Write as _;
-
+use rust_decimal::Decimal;
 use serde::Serialize;
+
+use crate::text::{number_text, NUMBER_TEXT};
 
 /// Writes `text` as a JSON string.
 pub fn write_str(out: &mut Vec<u8>, text: &str) {
-    out.reserve(text.len() + 2);
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let mut rest = text.as_bytes();
-    while let Some(i) = first_to_escape(rest) {
-        out.extend_from_slice(&rest[..i]);
-        write_escape(out, rest[i]);
-        rest = &rest[i + 1..];
+    // Bytes are copied in runs, up to each byte to escape: the run not yet
+    // copied starts at `copied`. Most blocks need no escape: they are tested
+    // whole, and only a block that does is looked at closer.
+    let mut copied = 0;
+    let (blocks, tail) = bytes.as_chunks::<BLOCK>();
+    for (n, block) in blocks.iter().enumerate() {
+        if needs_escape(block) {
+            escape_block(out, bytes, &mut copied, block, n * BLOCK);
+        }
     }
-    out.extend_from_slice(rest);
+    if !tail.is_empty() {
+        // The tail is tested as a block too: the text's last block (its
+        // bytes before the tail are done already), or the tail padded. Both
+        // are borrowed, as the blocks are: a block copied by value tends to be
+        // tested byte by byte instead.
+        let mut padded = [b' '; BLOCK];
+        let (last, start) = match bytes.last_chunk::<BLOCK>() {
+            Some(last) => (last, bytes.len() - BLOCK),
+            None => {
+                padded[..tail.len()].copy_from_slice(tail);
+                (&padded, 0)
+            }
+        };
+        if needs_escape(last) {
+            escape_block(out, bytes, &mut copied, last, start);
+        }
+    }
+    out.extend_from_slice(&bytes[copied..]);
     out.push(b'"');
 }
+
+/// Bytes tested at once for escapes.
+const BLOCK: usize = 16;
 
 /// Whether a JSON string must escape this byte.
 fn must_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
 }
 
-/// The index of the first byte to escape.
-fn first_to_escape(bytes: &[u8]) -> Option<usize> {
-    let (words, tail) = bytes.as_chunks::<8>();
-    for (n, word) in words.iter().enumerate() {
-        let flags = to_escape_in(u64::from_le_bytes(*word));
-        if flags != 0 {
-            return Some(n * 8 + flags.trailing_zeros() as usize / 8);
-        }
-    }
-    tail.iter().position(|&b| must_escape(b)).map(|i| words.len() * 8 + i)
+/// Whether any byte of the block [`must_escape`]: without an early exit, so
+/// that the compiler tests the whole block with a few vector instructions.
+#[inline]
+fn needs_escape(block: &[u8; BLOCK]) -> bool {
+    block.iter().fold(false, |any, &byte| any | must_escape(byte))
 }
 
-/// Flags the bytes of `word` (8 bytes, the first in the low bits) that
-/// [`must_escape`], eight at a time and without branches: the classic test
-/// for a byte below `n` (`(x - n) & !x` has the high bit set), for a zero
-/// byte after XOR with `"` or `\`. The lowest flag is exact; the ones above
-/// it may not be (a borrow carries), so only the lowest is used.
-fn to_escape_in(word: u64) -> u64 {
+/// Escapes the bytes of `block` (the text's bytes from `start`) that must
+/// be, after copying the run before each; the bytes before `copied` are done.
+fn escape_block(out: &mut Vec<u8>, bytes: &[u8], copied: &mut usize, block: &[u8; BLOCK], start: usize) {
+    let (words, _) = block.as_chunks::<8>();
+    for (n, word) in words.iter().enumerate() {
+        let mut flags = escape_flags(u64::from_le_bytes(*word));
+        while flags != 0 {
+            let at = start + n * 8 + flags.trailing_zeros() as usize / 8;
+            flags &= flags - 1;
+            if at >= *copied {
+                out.extend_from_slice(&bytes[*copied..at]);
+                write_escape(out, bytes[at]);
+                *copied = at + 1;
+            }
+        }
+    }
+}
+
+/// Flags (the high bit of each byte, the first byte in the low bits) the
+/// bytes of `word` that [`must_escape`], exactly: a byte is below 0x20 when
+/// its top three bits are zero, and `"` or `\` when it XORs to zero with one.
+fn escape_flags(word: u64) -> u64 {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGH_BITS: u64 = ONES << 7;
-    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH_BITS;
-    below(word, 0x20) | below(word ^ (ONES * u64::from(b'"')), 1) | below(word ^ (ONES * u64::from(b'\\')), 1)
+    const LOW7: u64 = ONES * 0x7f;
+    // The high bit of each zero byte: adding 0x7f to the low 7 bits of a
+    // byte never carries into the next one.
+    let zero = |x: u64| !(((x & LOW7) + LOW7) | x | LOW7);
+    zero(word & (ONES * 0xe0)) | zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\')))
 }
 
 fn write_escape(out: &mut Vec<u8>, byte: u8) {
@@ -121,11 +159,12 @@ impl<'a> Object<'a> {
         serde_json::to_writer(out, &value).expect("an integer always serializes");
     }
 
-    /// A member whose JSON text is `value`'s `Display` text (a number).
-    pub fn number(&mut self, name: &str, value: impl Display) {
+    /// A number member, with the decimal's exact digits. A decimal's text
+    /// is a JSON number: an optional sign, digits, an optional point and
+    /// digits (never an exponent).
+    pub fn number(&mut self, name: &str, value: Decimal) {
         let out = self.key(name);
-        // Writing to a Vec cannot fail.
-        let _ = write!(out, "{value}");
+        out.extend_from_slice(number_text(value, &mut [0; NUMBER_TEXT]));
     }
 
     /// A member written by `write` (a nested object).
@@ -192,14 +231,14 @@ mod tests {
         object.str("a", "x\"y");
         object.opt_str("skipped", None);
         object.opt_str("b", Some(""));
-        object.number("n", 1500.5);
+        object.number("n", Decimal::new(-15005, 1));
         object.integer("i", u64::MAX);
         object.with("nested", |out| Object::new(out).end());
         object.serde("list", &vec!["p", "q"]);
         object.end();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#"{"a":"x\"y","b":"","n":1500.5,"i":18446744073709551615,"nested":{},"list":["p","q"]}"#
+            r#"{"a":"x\"y","b":"","n":-1500.5,"i":18446744073709551615,"nested":{},"list":["p","q"]}"#
         );
         let mut out = Vec::new();
         Object::new(&mut out).end();

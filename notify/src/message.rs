@@ -243,9 +243,7 @@ pub(crate) fn write_attributes(out: &mut Vec<u8>, attributes: &[Attribute]) {
     for a in attributes {
         match &a.value {
             AttributeValue::String(s) => object.str(a.name, s),
-            // A Decimal's text is a JSON number: an optional sign, digits, an
-            // optional point and digits (never an exponent).
-            AttributeValue::Number(d) => object.number(a.name, d),
+            AttributeValue::Number(d) => object.number(a.name, *d),
         }
     }
     object.end();

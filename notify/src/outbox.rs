@@ -346,6 +346,11 @@ impl Outbox {
                     if leader {
                         keys.leader = false;
                     }
+                    // The next lines are queued in this buffer: it keeps the
+                    // room the last ones took instead of growing again.
+                    if keys.pending.is_empty() && keys.pending.capacity() < buf.capacity() {
+                        std::mem::swap(&mut keys.pending, &mut buf);
+                    }
                     return;
                 }
                 std::mem::swap(&mut buf, &mut keys.pending);
@@ -546,15 +551,17 @@ fn key_of(event_id: &str) -> u128 {
 /// The outbox's message id for a key, shaped like SNS's: the key's 32 hex
 /// digits in a UUID's groups (8-4-4-4-12).
 fn message_id_of(key: u128) -> String {
-    let bytes = key.to_be_bytes();
-    let mut id = String::with_capacity(36);
-    for (i, group) in [&bytes[..4], &bytes[4..6], &bytes[6..8], &bytes[8..10], &bytes[10..]].into_iter().enumerate() {
-        if i > 0 {
-            id.push('-');
+    // Made in place, one byte's digits at a time (one per invoice).
+    let mut id = [b'-'; 36];
+    let mut at = 0;
+    for (i, byte) in key.to_be_bytes().into_iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            at += 1;
         }
-        workflow::hex::push(&mut id, group);
+        id[at..at + 2].copy_from_slice(&workflow::hex::digits(byte));
+        at += 2;
     }
-    id
+    std::str::from_utf8(&id).expect("hex digits and dashes are ASCII").to_string()
 }
 
 /// The deterministic message id the outbox gives an event.

@@ -1,7 +1,10 @@
 //! Text helpers for messages: one-line cleaning and cutting to a length in
-//! characters, always on `char` boundaries, marking a cut with `…`.
+//! characters, always on `char` boundaries, marking a cut with `…`; and the
+//! text of numbers, written without the formatting machinery.
 
 use std::borrow::Cow;
+
+use rust_decimal::Decimal;
 
 /// The ellipsis that marks a cut text.
 pub const ELLIPSIS: char = '…';
@@ -76,6 +79,54 @@ pub fn short_string(text: String, max: usize) -> String {
     shortened.unwrap_or(text)
 }
 
+/// Room for the longest [`number_text`]: a sign, 29 digits and a point, or
+/// `-0.` and 28 decimals.
+pub const NUMBER_TEXT: usize = 32;
+
+/// The text of a decimal, exactly as its `Display` writes it (`1500.00`,
+/// `-5`, `0.05`: every digit of its scale), in `buf`: ASCII bytes. Numbers
+/// are written for every notification: this costs a fraction of the `fmt`
+/// machinery.
+pub fn number_text(number: Decimal, buf: &mut [u8; NUMBER_TEXT]) -> &[u8] {
+    let scale = number.scale() as usize;
+    let mut at = buf.len();
+    let mut rest = number.mantissa().unsigned_abs();
+    // Digits from the last, at least one before the point (`0.05`, `0`).
+    let mut digits = 0;
+    while rest > 0 || digits <= scale {
+        // 128-bit divisions are slow: only for the digits beyond 64 bits.
+        let digit = match u64::try_from(rest) {
+            Ok(low) => {
+                rest = u128::from(low / 10);
+                low % 10
+            }
+            Err(_) => {
+                let digit = rest % 10;
+                rest /= 10;
+                digit as u64
+            }
+        };
+        if digits == scale && scale > 0 {
+            at -= 1;
+            buf[at] = b'.';
+        }
+        at -= 1;
+        buf[at] = b'0' + digit as u8;
+        digits += 1;
+    }
+    if number.is_sign_negative() {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
+}
+
+/// Appends the text of a number (see [`number_text`]).
+pub fn push_number(out: &mut String, number: impl Into<Decimal>) {
+    // ASCII: each byte is a char (cheaper than checking the bytes are UTF-8).
+    out.extend(number_text(number.into(), &mut [0; NUMBER_TEXT]).iter().map(|&b| char::from(b)));
+}
+
 /// Number of characters.
 pub fn chars(text: &str) -> usize {
     text.chars().count()
@@ -146,6 +197,52 @@ mod tests {
         }
         for text in ["tab\t", "del\u{7f}", "nel\u{85}", "\u{2028}", &format!("{}\n", "x".repeat(100))] {
             assert!(!is_one_line(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "0.00",
+            "-0.00",
+            "5",
+            "-5",
+            "0.05",
+            "-0.05",
+            "1500.00",
+            "1500.10",
+            "7237.74",
+            "3760654",
+            "0.0000000000000000000000000001",
+            "-0.0000000000000000000000000001",
+            "18446744073709551615",
+            "18446744073709551616",
+            "184467440737095516.16",
+            "79228162514264337593543950335",
+            "-79228162514264337593543950335",
+            "7.9228162514264337593543950335",
+            "-1.0000000000000000000000000000",
+        ]
+        .map(String::from)
+        .to_vec();
+        for scale in 0..=28 {
+            for mantissa in [1i128, 9, 10, 99, 100, 12345, u64::MAX as i128, u64::MAX as i128 + 1, -123456789] {
+                texts.push(Decimal::from_i128_with_scale(mantissa, scale).to_string());
+            }
+        }
+        for text in &texts {
+            let number: Decimal = text.parse().unwrap();
+            assert_eq!(number_text(number, &mut [0; NUMBER_TEXT]), number.to_string().as_bytes(), "{text}");
+            let mut out = String::from("x");
+            push_number(&mut out, number);
+            assert_eq!(out, format!("x{number}"));
+        }
+        for n in [0, 1, 9, 10, 4242, u64::MAX] {
+            let mut out = String::new();
+            push_number(&mut out, n);
+            assert_eq!(out, n.to_string());
         }
     }
 
