@@ -167,10 +167,33 @@ impl Field {
         }
     }
 
+    /// The field whose [`Field::name`] is `name` exactly.
+    fn from_camel_case(name: &[u8]) -> Option<Field> {
+        Some(match name {
+            b"invoiceId" => Field::InvoiceId,
+            b"customerId" => Field::CustomerId,
+            b"customerEmail" => Field::CustomerEmail,
+            b"amount" => Field::Amount,
+            b"currency" => Field::Currency,
+            b"dueDate" => Field::DueDate,
+            b"description" => Field::Description,
+            b"items" => Field::Items,
+            b"itemDescription" => Field::ItemDescription,
+            b"quantity" => Field::Quantity,
+            b"rate" => Field::Rate,
+            _ => return None,
+        })
+    }
+
     /// Matches a CSV header or JSON key without regard to ASCII case, `_`, `-`
     /// or spaces: `invoice_id`, `Invoice ID` and `invoiceId` are all
     /// [`Field::InvoiceId`]. Unknown names give `None`.
     pub fn from_name(name: &[u8]) -> Option<Field> {
+        // Most names are already the camelCase ones (every invoice a
+        // task reads was written with them): matched as they stand.
+        if let Some(field) = Field::from_camel_case(name) {
+            return Some(field);
+        }
         let mut buf = [0u8; 24];
         let mut len = 0;
         for &b in name.trim_ascii() {
@@ -521,6 +544,13 @@ mod tests {
         assert_eq!(Field::from_name(b"item_description"), Some(Field::ItemDescription));
         assert_eq!(Field::from_name(b"invoice"), None);
         assert_eq!(Field::from_name(b"a_very_long_unknown_column_name_indeed"), None);
+        // Every camelCase name, matched as it stands, is what matching it loosely gives.
+        let all = [Field::ItemDescription, Field::Quantity, Field::Rate];
+        for field in Field::INVOICE.into_iter().chain(all) {
+            let name = field.name();
+            assert_eq!(Field::from_camel_case(name.as_bytes()), Some(field), "{name}");
+            assert_eq!(Field::from_name(format!(" {} ", name.to_uppercase()).as_bytes()), Some(field), "{name}");
+        }
     }
 
     #[test]
