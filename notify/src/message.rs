@@ -218,23 +218,10 @@ impl Document {
             doc.serde("file", file);
         }
         if let Some(source) = source {
-            doc.with("source", |out| write_source(out, source));
+            doc.with("source", |out| workflow::json::write_source(out, source));
         }
         doc.end();
     }
-}
-
-/// A source as its `Serialize` form writes it.
-fn write_source(out: &mut Vec<u8>, source: &Source) {
-    let Source { bucket, key, etag, version_id, record, line } = source;
-    let mut object = Object::new(out);
-    object.str("bucket", bucket);
-    object.str("key", key);
-    object.opt_str("etag", etag.as_deref());
-    object.opt_str("versionId", version_id.as_deref());
-    object.integer("record", *record);
-    object.integer("line", *line);
-    object.end();
 }
 
 /// Writes the attributes as one JSON object, as [`Message::attributes_json`] has them.
