@@ -94,7 +94,6 @@ fn escape_flags(word: u64) -> u64 {
 }
 
 fn write_escape(out: &mut Vec<u8>, byte: u8) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let short = match byte {
         b'"' => b'"',
         b'\\' => b'\\',
@@ -104,7 +103,8 @@ fn write_escape(out: &mut Vec<u8>, byte: u8) {
         b'\r' => b'r',
         b'\t' => b't',
         _ => {
-            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+            let [high, low] = workflow::hex::digits(byte);
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', high, low]);
             return;
         }
     };
