@@ -12,6 +12,7 @@
 //! - `read_ahead`: the bounded queue from the file reader to the execution workers.
 //! - `data_dir`: the local data directory (store, outbox, uploads, lock).
 //! - `files`, `config`: which files a command reads; settings of the rules.
+//! - `alloc`: the process's allocator (mimalloc, through its plain entry points).
 //!
 //! Every subcommand returns its exit status; errors reach the user as one
 //! clear line on stderr.
