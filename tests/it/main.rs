@@ -2,4 +2,5 @@
 
 mod conformance;
 mod pipeline;
+mod state_machine;
 mod validate;
