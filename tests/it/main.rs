@@ -1,4 +1,4 @@
-//! End-to-end tests of the `invoices` binary, one module per topic.
+//! End-to-end tests of the `invoices` binary, and of the deployed state machine on its engine, one module per topic.
 
 mod conformance;
 mod pipeline;
